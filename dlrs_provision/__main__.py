@@ -1,0 +1,3 @@
+from dlrs_provision.cli import main
+
+raise SystemExit(main())
