@@ -1,0 +1,47 @@
+# dlrs-provision developer and CI targets.
+#   make demo       set up, start the local sandbox, run `dlrs-provision cluster` on it
+#   make test       everything CI runs: lint, unit, role (molecule) and end-to-end tests
+#   make test-fast  lint and unit tests only (no containers), for the edit loop
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Python 3.12 is needed by ansible-core 2.21; this machine provides it through pyenv.
+PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: help venv lint unit test-fast test e2e molecule demo clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(STAMP): pyproject.toml
+	@test -x "$(PYTHON)" || { echo "Python 3.12 not found (tried: '$(PYTHON)'); set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	rm -rf $(VENV)
+	"$(PYTHON)" -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check dlrs_provision tests
+	$(BIN)/ruff format --check dlrs_provision tests
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint -q --offline --profile production playbooks roles
+
+unit: venv
+	$(BIN)/pytest -q tests/unit --durations=10
+
+test-fast: lint unit
+
+test: venv
+	bash tests/run-all.sh
+
+demo: venv
+	bash tests/demo.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,177 @@
+"""The `dlrs-provision` command: parse, call the library, print. Errors become exit codes here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dlrs_provision import __version__, inventory, paths, plan, report, runner, tuning
+from dlrs_provision.catalog import VARIANTS
+from dlrs_provision.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DlrsError, UsageError
+from dlrs_provision.facts import load_facts
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _load_inventory(path: str) -> inventory.Inventory:
+    inv = inventory.load(path)
+    for w in inv.warnings:
+        _err("warning: " + w.render())
+    return inv
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    inv = _load_inventory(args.inventory)
+    _out(
+        f"OK {args.inventory}: 1 master, {len(inv.workers)} worker(s), "
+        f"{len(inv.hosts)} host(s), mode {inv.mode()}"
+    )
+    return EXIT_OK
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    facts = load_facts(args.facts)
+    try:
+        result = tuning.compute(facts, mode=args.mode, variant=args.variant)
+    except tuning.FactsError as exc:
+        raise UsageError(
+            f"{args.facts}: {exc}",
+            "gather facts with `ansible HOST -m setup` (hardware subset) and save its JSON",
+        ) from None
+    data = result.to_dict()
+    _out(json.dumps(data, indent=2, sort_keys=True) if args.json else report.tuning_table(data))
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    inv = _load_inventory(args.inventory)
+    result = plan.build(inv, Path(args.facts_dir) if args.facts_dir else None)
+    _out(json.dumps(result.to_dict(), indent=2) if args.json else report.plan_text(result))
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, playbook: str, resume: str) -> int:
+    inv_path = Path(args.inventory)
+    emit = (runner.JsonProgress(_out) if args.json
+            else runner.TerminalProgress(_err, verbose=args.verbose))
+    result = runner.run_playbook(
+        runner.RunOptions(
+            inventory=inv_path,
+            playbook=paths.playbook(playbook),
+            trust_new_host_keys=args.trust_new_host_keys,
+            limit=args.limit,
+            check=args.check,
+        ),
+        emit,
+    )
+    summary = runner.render_summary(result, resume)
+    if args.json:
+        _out(json.dumps({
+            "kind": "summary",
+            "status": result.status,
+            "rc": result.rc,
+            "artifacts": str(result.artifact_dir),
+            "hosts": {h: {"state": s.state, "ok": s.ok, "changed": s.changed, "failed": s.failed,
+                          "unreachable": s.unreachable, "skipped": s.skipped}
+                      for h, s in result.hosts.items()},
+            "resume": None if result.ok else resume,
+        }, sort_keys=True))
+    else:
+        _out(summary)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    inv = _load_inventory(args.inventory)
+    if not args.json:
+        _err(f"inventory OK: 1 master, {len(inv.workers)} worker(s), mode {inv.mode()}")
+    resume = f"dlrs-provision cluster {args.inventory}"
+    if args.trust_new_host_keys:
+        resume += " --trust-new-host-keys"
+    rc = _run(args, "cluster.yml", resume)
+    if not args.json and rc == EXIT_OK:
+        _out("")
+        _out(report.plan_text(plan.build(inv)))
+    return rc
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-new-host-keys", action="store_true",
+                   help="accept the SSH host key of a host seen for the first time "
+                        "(a changed key still fails)")
+    p.add_argument("--limit", help="restrict the run to these hosts (Ansible pattern)")
+    p.add_argument("--check", action="store_true", help="dry run: report what would change")
+    p.add_argument("--json", action="store_true", help="progress and summary as JSON lines")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every task and result")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlrs-provision",
+        description="Provision Intel's Deep Learning Reference Stack on Xeon servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check an inventory; touches no host")
+    p.add_argument("inventory", help="hosts file (YAML or INI) or inventory folder")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("tune", help="compute the tuning values from a host's facts")
+    p.add_argument("--facts", required=True,
+                   help="JSON of `ansible HOST -m setup`, or a jsonfile fact-cache file")
+    p.add_argument("--mode", choices=tuning.MODES, default="single",
+                   help="single node, or multi node (cluster worker: 2 cores/socket for IO)")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="mkl")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("plan", help="show what `cluster` would do to each host")
+    p.add_argument("inventory")
+    p.add_argument("--facts-dir", help="fact cache folder (default: the inventory's own)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("cluster", help="validate, then run every phase on the inventory")
+    p.add_argument("inventory")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_cluster)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except DlrsError as err:
+        _err(err.render())
+        return err.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted: hosts may be mid-phase; run the same command again to resume "
+             "(every phase is idempotent)")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

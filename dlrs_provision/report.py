@@ -1,0 +1,65 @@
+"""Plain-text renderings for the terminal: tuning tables, plans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlrs_provision.plan import Plan
+
+
+def table(rows: list[list[str]], header: list[str] | None = None) -> str:
+    all_rows = ([header] if header else []) + rows
+    widths = [max(len(str(r[i])) for r in all_rows) for i in range(len(all_rows[0]))]
+    out = []
+    for n, row in enumerate(all_rows):
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if header and n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def tuning_table(t: dict[str, Any]) -> str:
+    topo = t["topology"]
+    src = t["sources"]
+    head = (
+        f"{topo['sockets']} socket(s) x {topo['cores_per_socket']} cores x "
+        f"{topo['threads_per_core']} thread(s) = {topo['logical_cpus']} logical CPUs "
+        f"(from {topo['source']}); mode {t['mode']}, variant {t['variant']}"
+    )
+    reserved = str(t["reserved_cores"])
+    if t["reserved_cpuset"]:
+        reserved += f" (cpuset {t['reserved_cpuset']})"
+    rows = [
+        ["num_inter_threads", str(t["num_inter_threads"]), src["num_inter_threads"]],
+        ["num_intra_threads", str(t["num_intra_threads"]), src["num_intra_threads"]],
+        ["data_format", t["data_format"], src["data_format"]],
+        ["reserved cores", reserved, src["reserved_cores"]],
+    ]
+    for key, value in t["env"].items():
+        rows.append([key, value, src.get("env", "") if key == "OMP_NUM_THREADS" else ""])
+    if not t["env"]:
+        rows.append(["env", "(none)", src.get("env", "")])
+    text = head + "\n" + table(rows, ["value", "setting", "from"])
+    for w in t["warnings"]:
+        text += f"\nwarning: {w}"
+    return text
+
+
+def plan_text(plan: Plan) -> str:
+    lines = [f"inventory {plan.inventory}: mode {plan.mode}, facts from {plan.facts_dir}"]
+    rows = []
+    for h in plan.hosts:
+        if h.tuning:
+            t = h.tuning
+            tune = (f"inter {t['num_inter_threads']}, intra {t['num_intra_threads']}, "
+                    f"{t['data_format']}, reserved {t['reserved_cores']}")
+            if t["overrides"]:
+                tune += " (override: " + ", ".join(
+                    f"{k} from {v}" for k, v in t["overrides"].items()) + ")"
+        else:
+            tune = h.problem or "needs preflight"
+        rows.append([h.host, h.role, h.variant, h.image, tune])
+    lines.append(table(rows, ["host", "role", "variant", "image", "tuning"]))
+    phases = plan.hosts[0].phases if plan.hosts else []
+    lines.append("phases, in order: " + " -> ".join(phases))
+    return "\n".join(lines)

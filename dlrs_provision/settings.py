@@ -1,0 +1,170 @@
+"""The `dlrs_` settings an inventory may carry, declared once with their types and limits.
+
+Every setting can sit at all, group or host level (group_vars/, host_vars/ or the hosts file).
+Validation refuses keys that are not declared here, with a did-you-mean for near misses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from dlrs_provision import catalog, tuning
+
+CLEARLINUX_MIN_VERSION = 26240
+
+_IMAGE_REF = re.compile(
+    r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?/)?"  # optional registry[:port]/
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+_K8S_VERSION = re.compile(r"^v?1\.\d{1,2}(\.\d{1,3})?$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # int | str | bool | list | url | image | version | hostport
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    nullable: bool = True  # null means "not set": the default applies
+
+    def expected(self) -> str:
+        """What would be accepted, in words, for the error message."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "int":
+            if self.minimum is not None and self.maximum is not None:
+                return f"a whole number from {self.minimum} to {self.maximum}"
+            if self.minimum is not None:
+                return f"a whole number, {self.minimum} or more"
+            return "a whole number"
+        return {
+            "str": "a non-empty string",
+            "bool": "true or false (YAML booleans, unquoted)",
+            "list": "a list of strings",
+            "url": "an http:// or https:// URL",
+            "image": "an image reference such as registry:5000/org/name:tag",
+            "version": "a Kubernetes version such as 1.32 or 1.32.3",
+            "hostport": "a host name or address with an optional :port",
+        }[self.kind]
+
+    def check(self, value: Any) -> str | None:
+        """Return what is wrong with value, or None when it is acceptable."""
+        if value is None:
+            return None if self.nullable else "is empty"
+        kind = self.kind
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"is {_describe(value)}, not a whole number"
+            if self.minimum is not None and value < self.minimum:
+                return f"is {value}, below the minimum {self.minimum}"
+            if self.maximum is not None and value > self.maximum:
+                return f"is {value}, above the maximum {self.maximum}"
+            return None
+        if kind == "bool":
+            return None if isinstance(value, bool) else f"is {_describe(value)}, not a boolean"
+        if kind == "list":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                return f"is {_describe(value)}, not a list of strings"
+            return None
+        if not isinstance(value, str):
+            return f"is {_describe(value)}, not a string"
+        if not value.strip():
+            return "is an empty string"
+        if self.choices and value not in self.choices:
+            return f"is {value!r}, not one of the accepted values"
+        if kind == "url":
+            u = urlparse(value)
+            if u.scheme not in ("http", "https") or not u.netloc:
+                return f"is {value!r}, not an http(s) URL"
+        elif kind == "image" and not _IMAGE_REF.match(value):
+            return f"is {value!r}, not a valid image reference"
+        elif kind == "version" and not _K8S_VERSION.match(value):
+            return f"is {value!r}, not a Kubernetes version"
+        elif kind == "hostport" and not _HOST_PORT.match(value):
+            return f"is {value!r}, not host[:port]"
+        return None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        # --- the stack
+        Setting(
+            "dlrs_variant",
+            "str",
+            "TensorFlow build: mkl (MKL-DNN) or eigen",
+            default=catalog.DEFAULT_VARIANT,
+            choices=tuple(catalog.VARIANTS),
+            nullable=False,
+        ),
+        Setting("dlrs_image", "image", "explicit image, overrides the variant's image"),
+        # --- tuning overrides (win over the calculator; reported as overrides)
+        Setting("dlrs_num_inter_threads", "int", "override num_inter_threads", minimum=1),
+        Setting("dlrs_num_intra_threads", "int", "override num_intra_threads", minimum=1),
+        Setting(
+            "dlrs_data_format", "str", "override data_format", choices=tuning.DATA_FORMATS
+        ),
+        Setting(
+            "dlrs_kmp_blocktime",
+            "int",
+            "KMP_BLOCKTIME in ms for OpenMP builds (0 or 1 suits CNNs)",
+            default=tuning.DEFAULT_KMP_BLOCKTIME,
+            minimum=0,
+            maximum=1000,
+        ),
+        # --- OS: Clear Linux
+        Setting(
+            "dlrs_clearlinux_min_version",
+            "int",
+            "lowest Clear Linux version accepted; older nodes are brought up to it",
+            default=CLEARLINUX_MIN_VERSION,
+            minimum=CLEARLINUX_MIN_VERSION,
+            nullable=False,
+        ),
+        Setting(
+            "dlrs_clearlinux_version",
+            "int",
+            "exact Clear Linux version to pin every Clear Linux node to",
+            minimum=CLEARLINUX_MIN_VERSION,
+        ),
+        Setting("dlrs_clearlinux_mirror", "url", "the site's swupd mirror (content and version)"),
+        Setting("dlrs_clearlinux_bundles", "list", "extra swupd bundles to add", default=[]),
+        Setting(
+            "dlrs_min_memory_mb", "int", "memory a node needs to pass preflight", default=4096,
+            minimum=512,
+        ),
+        # --- site network: mirrors and proxies
+        Setting("dlrs_apt_proxy", "url", "apt proxy or package cache for Debian/Ubuntu nodes"),
+        Setting("dlrs_http_proxy", "url", "HTTP proxy for nodes, runtimes and the kubelet"),
+        Setting("dlrs_https_proxy", "url", "HTTPS proxy for nodes, runtimes and the kubelet"),
+        Setting("dlrs_no_proxy", "list", "extra no_proxy entries", default=[]),
+        Setting("dlrs_upstream_registry", "hostport", "registry the stack images come from"),
+        # --- versions
+        Setting("dlrs_kubernetes_version", "version", "Kubernetes version for kubeadm/kubelet"),
+    ]
+}
+
+
+def describe_all() -> list[tuple[str, str, str]]:
+    """(name, accepted values, help) for documentation and `--help` texts."""
+    return [(s.name, s.expected(), s.help) for s in SETTINGS.values()]
