@@ -65,8 +65,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, playbook: str, resume: str) -> int:
     inv_path = Path(args.inventory)
-    emit = (runner.JsonProgress(_out) if args.json
-            else runner.TerminalProgress(_err, verbose=args.verbose))
+    emit = (
+        runner.JsonProgress(_out)
+        if args.json
+        else runner.TerminalProgress(_err, verbose=args.verbose)
+    )
     result = runner.run_playbook(
         runner.RunOptions(
             inventory=inv_path,
@@ -79,16 +82,29 @@ def _run(args: argparse.Namespace, playbook: str, resume: str) -> int:
     )
     summary = runner.render_summary(result, resume)
     if args.json:
-        _out(json.dumps({
-            "kind": "summary",
-            "status": result.status,
-            "rc": result.rc,
-            "artifacts": str(result.artifact_dir),
-            "hosts": {h: {"state": s.state, "ok": s.ok, "changed": s.changed, "failed": s.failed,
-                          "unreachable": s.unreachable, "skipped": s.skipped}
-                      for h, s in result.hosts.items()},
-            "resume": None if result.ok else resume,
-        }, sort_keys=True))
+        _out(
+            json.dumps(
+                {
+                    "kind": "summary",
+                    "status": result.status,
+                    "rc": result.rc,
+                    "artifacts": str(result.artifact_dir),
+                    "hosts": {
+                        h: {
+                            "state": s.state,
+                            "ok": s.ok,
+                            "changed": s.changed,
+                            "failed": s.failed,
+                            "unreachable": s.unreachable,
+                            "skipped": s.skipped,
+                        }
+                        for h, s in result.hosts.items()
+                    },
+                    "resume": None if result.ok else resume,
+                },
+                sort_keys=True,
+            )
+        )
     else:
         _out(summary)
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -112,9 +128,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust-new-host-keys", action="store_true",
-                   help="accept the SSH host key of a host seen for the first time "
-                        "(a changed key still fails)")
+    p.add_argument(
+        "--trust-new-host-keys",
+        action="store_true",
+        help="accept the SSH host key of a host seen for the first time "
+        "(a changed key still fails)",
+    )
     p.add_argument("--limit", help="restrict the run to these hosts (Ansible pattern)")
     p.add_argument("--check", action="store_true", help="dry run: report what would change")
     p.add_argument("--json", action="store_true", help="progress and summary as JSON lines")
@@ -134,10 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("tune", help="compute the tuning values from a host's facts")
-    p.add_argument("--facts", required=True,
-                   help="JSON of `ansible HOST -m setup`, or a jsonfile fact-cache file")
-    p.add_argument("--mode", choices=tuning.MODES, default="single",
-                   help="single node, or multi node (cluster worker: 2 cores/socket for IO)")
+    p.add_argument(
+        "--facts",
+        required=True,
+        help="JSON of `ansible HOST -m setup`, or a jsonfile fact-cache file",
+    )
+    p.add_argument(
+        "--mode",
+        choices=tuning.MODES,
+        default="single",
+        help="single node, or multi node (cluster worker: 2 cores/socket for IO)",
+    )
     p.add_argument("--variant", choices=sorted(VARIANTS), default="mkl")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_tune)
@@ -168,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         _err(err.render())
         return err.exit_code
     except KeyboardInterrupt:
-        _err("interrupted: hosts may be mid-phase; run the same command again to resume "
-             "(every phase is idempotent)")
+        _err(
+            "interrupted: hosts may be mid-phase; run the same command again to resume "
+            "(every phase is idempotent)"
+        )
         return 130
 
 

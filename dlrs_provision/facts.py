@@ -25,7 +25,9 @@ def parse_facts(text: str, origin: str) -> dict[str, Any]:
             f"{origin}:{exc.lineno}: not JSON ({exc.msg}, column {exc.colno})", _FACTS_HINT
         ) from None
     if not isinstance(data, dict):
-        raise UsageError(f"{origin}: expected a JSON object, got {type(data).__name__}", _FACTS_HINT)
+        raise UsageError(
+            f"{origin}: expected a JSON object, got {type(data).__name__}", _FACTS_HINT
+        )
     if isinstance(data.get("__payload__"), str):
         # ansible-core 2.19+ wraps each cache entry: {"__payload__": "<the facts as JSON>"}
         try:
@@ -82,6 +84,6 @@ def load_facts(path: str | Path) -> dict[str, Any]:
 
 
 _FACTS_HINT = (
-    "give the JSON of `ansible HOST -m setup` ({\"ansible_facts\": {...}}) or a file of "
+    'give the JSON of `ansible HOST -m setup` ({"ansible_facts": {...}}) or a file of '
     "Ansible's jsonfile fact cache"
 )

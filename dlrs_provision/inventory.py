@@ -30,8 +30,20 @@ MASTERS = "masters"
 WORKERS = "workers"
 YAML_EXTS = (".yml", ".yaml", ".json")
 # Ansible's INVENTORY_IGNORE_EXTS defaults, for the files of an inventory folder
-IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig",
-                ".cfg", ".retry")
+IGNORED_EXTS = (
+    ".pyc",
+    ".pyo",
+    ".swp",
+    ".bak",
+    "~",
+    ".rpm",
+    ".md",
+    ".txt",
+    ".rst",
+    ".orig",
+    ".cfg",
+    ".retry",
+)
 GROUP_KEYS = ("hosts", "vars", "children")
 
 
@@ -92,7 +104,7 @@ def _load_yaml(path: Path, problems: list[Problem]) -> Any:
     if text.startswith("$ANSIBLE_VAULT;"):
         return VaultValue("<vault>")
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc)
@@ -231,9 +243,10 @@ class Inventory:
         return "multi" if self.workers else "single"
 
     def image(self, host: str) -> str:
-        return self.setting(host, "dlrs_image") or catalog.variant(
-            self.setting(host, "dlrs_variant")
-        ).image
+        return (
+            self.setting(host, "dlrs_image")
+            or catalog.variant(self.setting(host, "dlrs_variant")).image
+        )
 
 
 # --------------------------------------------------------------------------- loading
@@ -258,8 +271,9 @@ class _Builder:
         self.hosts[name].origins.append(origin)
         return self.hosts[name]
 
-    def problem(self, origin: Origin, message: str, fix: str = "", where: str = "",
-                field: str = "") -> None:
+    def problem(
+        self, origin: Origin, message: str, fix: str = "", where: str = "", field: str = ""
+    ) -> None:
         self.problems.append(Problem(origin.file, message, fix, origin.line, where, field))
 
 
@@ -271,19 +285,27 @@ def _expand_host(pattern: str) -> list[str]:
     return [pattern]
 
 
-def _vars_from_mapping(b: _Builder, data: Any, file: str, level: str, where: str
-                       ) -> dict[str, Var]:
+def _vars_from_mapping(b: _Builder, data: Any, file: str, level: str, where: str) -> dict[str, Var]:
     out: dict[str, Var] = {}
     if data is None:
         return out
     if isinstance(data, VaultValue):
-        b.warnings.append(Problem(file, "vault-encrypted file: its dlrs_ settings are not "
-                                        "checked before the run", where=where))
+        b.warnings.append(
+            Problem(
+                file,
+                "vault-encrypted file: its dlrs_ settings are not checked before the run",
+                where=where,
+            )
+        )
         return out
     if not isinstance(data, dict):
         line = getattr(data, "line", None)
-        b.problem(Origin(file, line), f"variables must be a mapping, got {_kind(data)}",
-                  fix="write them as `name: value` lines", where=where)
+        b.problem(
+            Origin(file, line),
+            f"variables must be a mapping, got {_kind(data)}",
+            fix="write them as `name: value` lines",
+            where=where,
+        )
         return out
     for key, value in data.items():
         line = data.line_of(key) if isinstance(data, LineMap) else None
@@ -294,9 +316,13 @@ def _vars_from_mapping(b: _Builder, data: Any, file: str, level: str, where: str
 
 def _report_duplicates(b: _Builder, data: Any, file: str, where: str) -> None:
     for key, line in getattr(data, "duplicates", []):
-        b.problem(Origin(file, line), f"key {key!r} appears twice in the same mapping; "
-                  "YAML keeps only the last one", fix="merge the two entries", where=where,
-                  field=str(key))
+        b.problem(
+            Origin(file, line),
+            f"key {key!r} appears twice in the same mapping; YAML keeps only the last one",
+            fix="merge the two entries",
+            where=where,
+            field=str(key),
+        )
 
 
 def _kind(value: Any) -> str:
@@ -318,46 +344,61 @@ def _load_yaml_hosts(b: _Builder, path: Path) -> None:
     if data is None:
         b.unreadable = True
         if len(b.problems) == before:
-            b.problem(Origin(file, None), "the inventory file is empty",
-                      fix="describe at least `all: {children: {masters: {hosts: {NAME: {}}}}}`")
+            b.problem(
+                Origin(file, None),
+                "the inventory file is empty",
+                fix="describe at least `all: {children: {masters: {hosts: {NAME: {}}}}}`",
+            )
         return
     if not isinstance(data, dict):
         b.unreadable = True
-        b.problem(Origin(file, getattr(data, "line", 1)),
-                  f"the top level must be a mapping of groups, got {_kind(data)}",
-                  fix="start the file with `all:` and put groups under `children:`")
+        b.problem(
+            Origin(file, getattr(data, "line", 1)),
+            f"the top level must be a mapping of groups, got {_kind(data)}",
+            fix="start the file with `all:` and put groups under `children:`",
+        )
         return
     _report_duplicates(b, data, file, "top level")
     for name, body in data.items():
         _yaml_group(b, str(name), body, file, data.line_of(name), depth=0)
 
 
-def _yaml_group(b: _Builder, name: str, body: Any, file: str, line: int | None,
-                depth: int) -> None:
+def _yaml_group(b: _Builder, name: str, body: Any, file: str, line: int | None, depth: int) -> None:
     where = f"group {name}"
     grp = b.group(name, Origin(file, line))
     if body is None:
         return
     if not isinstance(body, dict):
-        b.problem(Origin(file, line), f"a group must be a mapping, got {_kind(body)}",
-                  fix=f"write `{name}:` with `hosts:`, `vars:` or `children:` under it",
-                  where=where)
+        b.problem(
+            Origin(file, line),
+            f"a group must be a mapping, got {_kind(body)}",
+            fix=f"write `{name}:` with `hosts:`, `vars:` or `children:` under it",
+            where=where,
+        )
         return
     _report_duplicates(b, body, file, where)
     for key in body:
         if key not in GROUP_KEYS:
             near = difflib.get_close_matches(str(key), GROUP_KEYS, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            b.problem(Origin(file, body.line_of(key)), f"unknown key {key!r} in a group",
-                      fix=f"{hint}a group holds only hosts, vars and children", where=where,
-                      field=str(key))
+            b.problem(
+                Origin(file, body.line_of(key)),
+                f"unknown key {key!r} in a group",
+                fix=f"{hint}a group holds only hosts, vars and children",
+                where=where,
+                field=str(key),
+            )
     hosts = body.get("hosts")
     if hosts is not None:
         if not isinstance(hosts, dict):
-            b.problem(Origin(file, body.line_of("hosts")),
-                      f"`hosts` must be a mapping of host names, got {_kind(hosts)}",
-                      fix="write each host as `NAME:` (or `NAME: {ansible_host: ADDR}`) "
-                          "on its own line under `hosts:`", where=where, field="hosts")
+            b.problem(
+                Origin(file, body.line_of("hosts")),
+                f"`hosts` must be a mapping of host names, got {_kind(hosts)}",
+                fix="write each host as `NAME:` (or `NAME: {ansible_host: ADDR}`) "
+                "on its own line under `hosts:`",
+                where=where,
+                field="hosts",
+            )
         else:
             _report_duplicates(b, hosts, file, where)
             for hname, hvars in hosts.items():
@@ -365,17 +406,21 @@ def _yaml_group(b: _Builder, name: str, body: Any, file: str, line: int | None,
                 for expanded in _expand_host(str(hname)):
                     host = b.host(expanded, Origin(file, hline))
                     grp.hosts.add(expanded)
-                    host.vars.update(_vars_from_mapping(b, hvars, file, f"host {expanded}",
-                                                        f"host {expanded}"))
+                    host.vars.update(
+                        _vars_from_mapping(b, hvars, file, f"host {expanded}", f"host {expanded}")
+                    )
     if "vars" in body:
         grp.vars.update(_vars_from_mapping(b, body["vars"], file, where, where))
     children = body.get("children")
     if children is not None:
         if not isinstance(children, dict):
-            b.problem(Origin(file, body.line_of("children")),
-                      f"`children` must be a mapping of groups, got {_kind(children)}",
-                      fix="write each child group as `NAME:` on its own line", where=where,
-                      field="children")
+            b.problem(
+                Origin(file, body.line_of("children")),
+                f"`children` must be a mapping of groups, got {_kind(children)}",
+                fix="write each child group as `NAME:` on its own line",
+                where=where,
+                field="children",
+            )
         elif depth < 32:
             _report_duplicates(b, children, file, where)
             for cname, cbody in children.items():
@@ -399,8 +444,11 @@ def _load_ini_hosts(b: _Builder, path: Path) -> None:
         return
     if not any(ln.strip() and not ln.strip().startswith(("#", ";")) for ln in lines):
         b.unreadable = True
-        b.problem(Origin(file, None), "the inventory file is empty",
-                  fix="add a [masters] section with one host")
+        b.problem(
+            Origin(file, None),
+            "the inventory file is empty",
+            fix="add a [masters] section with one host",
+        )
         return
     section, kind = "ungrouped", "hosts"
     for number, raw in enumerate(lines, start=1):
@@ -410,16 +458,22 @@ def _load_ini_hosts(b: _Builder, path: Path) -> None:
             continue
         if line.startswith("["):
             if not line.endswith("]"):
-                b.problem(origin, f"section header {line!r} is not closed",
-                          fix="write it as [group], [group:vars] or [group:children]")
+                b.problem(
+                    origin,
+                    f"section header {line!r} is not closed",
+                    fix="write it as [group], [group:vars] or [group:children]",
+                )
                 continue
             name = line[1:-1].strip()
             section, _, kind = name.partition(":")
             kind = kind or "hosts"
             if kind not in ("hosts", "vars", "children"):
-                b.problem(origin, f"unknown section kind {kind!r}",
-                          fix="use [group], [group:vars] or [group:children]",
-                          where=f"group {section}")
+                b.problem(
+                    origin,
+                    f"unknown section kind {kind!r}",
+                    fix="use [group], [group:vars] or [group:children]",
+                    where=f"group {section}",
+                )
                 kind = "skip"
             b.group(section, origin)
             continue
@@ -427,8 +481,12 @@ def _load_ini_hosts(b: _Builder, path: Path) -> None:
         if kind == "vars":
             key, sep, value = line.partition("=")
             if not sep:
-                b.problem(origin, f"expected key=value, got {line!r}", where=where,
-                          fix="one `name=value` per line in a :vars section")
+                b.problem(
+                    origin,
+                    f"expected key=value, got {line!r}",
+                    where=where,
+                    fix="one `name=value` per line in a :vars section",
+                )
                 continue
             b.groups[section].vars[key.strip()] = Var(_ini_value(value.strip()), origin, where)
         elif kind == "children":
@@ -438,15 +496,23 @@ def _load_ini_hosts(b: _Builder, path: Path) -> None:
             try:
                 tokens = shlex.split(line, comments=True)
             except ValueError as exc:
-                b.problem(origin, f"cannot split the host line: {exc}", where=where,
-                          fix="check the quotes on this line")
+                b.problem(
+                    origin,
+                    f"cannot split the host line: {exc}",
+                    where=where,
+                    fix="check the quotes on this line",
+                )
                 continue
             pattern, hvars = tokens[0], {}
             for token in tokens[1:]:
                 key, sep, value = token.partition("=")
                 if not sep:
-                    b.problem(origin, f"expected key=value after the host name, got {token!r}",
-                              where=where, fix="write host variables as name=value")
+                    b.problem(
+                        origin,
+                        f"expected key=value after the host name, got {token!r}",
+                        where=where,
+                        fix="write host variables as name=value",
+                    )
                     continue
                 hvars[key] = _ini_value(value)
             port = None
@@ -471,38 +537,52 @@ def _var_files(base: Path, name: str) -> list[Path]:
     folder = base / name
     if folder.is_dir():
         files += sorted(
-            p for p in folder.rglob("*")
-            if p.is_file() and (p.suffix in YAML_EXTS or not p.suffix) and not p.name.startswith(".")
+            p
+            for p in folder.rglob("*")
+            if p.is_file()
+            and (p.suffix in YAML_EXTS or not p.suffix)
+            and not p.name.startswith(".")
         )
     return files
 
 
 def _load_var_dirs(b: _Builder, base: Path) -> None:
-    for kind, names, store in (
-        ("group_vars", lambda: list(b.groups) + ["all"], "group"),
-        ("host_vars", lambda: list(b.hosts), "host"),
+    for kind, known, store in (
+        ("group_vars", {*b.groups, "all"}, "group"),
+        ("host_vars", set(b.hosts), "host"),
     ):
         folder = base / kind
         if not folder.is_dir():
             continue
-        known = set(names())
         for entry in sorted(folder.iterdir()):
             if entry.name.startswith("."):
                 continue
-            stem = entry.name if entry.is_dir() else entry.name.rsplit(".", 1)[0] \
-                if entry.suffix in YAML_EXTS else entry.name
+            stem = (
+                entry.name
+                if entry.is_dir()
+                else entry.name.rsplit(".", 1)[0]
+                if entry.suffix in YAML_EXTS
+                else entry.name
+            )
             if stem not in known:
                 near = difflib.get_close_matches(stem, sorted(known), n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
-                b.warnings.append(Problem(
-                    str(entry), f"matches no {store} of the inventory, so it applies to nothing",
-                    fix=f"{hint}rename it after a {store} or remove it"))
+                b.warnings.append(
+                    Problem(
+                        str(entry),
+                        f"matches no {store} of the inventory, so it applies to nothing",
+                        fix=f"{hint}rename it after a {store} or remove it",
+                    )
+                )
         for name in sorted(known):
             for path in _var_files(folder, name):
                 data = _load_yaml(path, b.problems)
                 where = f"{store} {name}"
-                target = b.group(name, Origin(str(path), None)).file_vars if store == "group" \
+                target = (
+                    b.group(name, Origin(str(path), None)).file_vars
+                    if store == "group"
                     else b.hosts[name].file_vars
+                )
                 target.update(_vars_from_mapping(b, data, str(path), where, where))
 
 
@@ -510,27 +590,42 @@ def _hosts_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(
-        p for p in path.iterdir()
-        if p.is_file() and not p.name.startswith(".")
+        p
+        for p in path.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
         and not any(p.name.endswith(ext) for ext in IGNORED_EXTS)
     )
 
 
 def load(path: str | Path) -> Inventory:
-    """Read an inventory (file or folder) and validate it; raise InputError listing every problem."""
+    """Read an inventory (file or folder) and validate it.
+
+    Raises InputError listing every problem found, not just the first.
+    """
     root = Path(path)
     b = _Builder()
     if not root.exists():
-        raise InputError([Problem(str(root), "no such file or folder",
-                                  fix="give the path of a hosts file or an inventory folder")],
-                         what=f"inventory {root}")
+        raise InputError(
+            [
+                Problem(
+                    str(root),
+                    "no such file or folder",
+                    fix="give the path of a hosts file or an inventory folder",
+                )
+            ],
+            what=f"inventory {root}",
+        )
     b.group("all", Origin(str(root), None))
     b.group("ungrouped", Origin(str(root), None))
     sources = _hosts_files(root)
     if not sources:
         b.unreadable = True
-        b.problem(Origin(str(root), None), "the folder holds no hosts file",
-                  fix="add hosts.yml (YAML) or hosts (INI) to it")
+        b.problem(
+            Origin(str(root), None),
+            "the folder holds no hosts file",
+            fix="add hosts.yml (YAML) or hosts (INI) to it",
+        )
     for src in sources:
         if src.suffix in YAML_EXTS:
             _load_yaml_hosts(b, src)
@@ -551,33 +646,47 @@ def load(path: str | Path) -> Inventory:
 def _check(inv: Inventory) -> list[Problem]:
     problems: list[Problem] = []
     root = str(inv.sources[0] if inv.sources else inv.path)
-    add_group = (
-        "add `masters:` with one host under `all: children:` (INI: a [masters] section)"
-    )
+    add_group = "add `masters:` with one host under `all: children:` (INI: a [masters] section)"
     if MASTERS not in inv.groups:
         problems.append(Problem(root, "no `masters` group", fix=add_group, field=MASTERS))
     else:
         masters = inv.masters
         grp = inv.groups[MASTERS]
         if not masters:
-            problems.append(Problem(grp.origin.file, "the `masters` group has no host",
-                                    fix="put exactly one host in masters", line=grp.origin.line,
-                                    where=f"group {MASTERS}"))
+            problems.append(
+                Problem(
+                    grp.origin.file,
+                    "the `masters` group has no host",
+                    fix="put exactly one host in masters",
+                    line=grp.origin.line,
+                    where=f"group {MASTERS}",
+                )
+            )
         elif len(masters) > 1:
             places = ", ".join(f"{h} ({inv.hosts[h].origins[0]})" for h in masters)
-            problems.append(Problem(
-                grp.origin.file, f"{len(masters)} hosts in `masters`: {places}",
-                fix="keep exactly one master (this toolkit builds a single control-plane node); "
-                    "move the others to `workers`", line=grp.origin.line,
-                where=f"group {MASTERS}"))
+            problems.append(
+                Problem(
+                    grp.origin.file,
+                    f"{len(masters)} hosts in `masters`: {places}",
+                    fix="keep exactly one master (this toolkit builds one control-plane node); "
+                    "move the others to `workers`",
+                    line=grp.origin.line,
+                    where=f"group {MASTERS}",
+                )
+            )
     workers = set(inv.workers)
     for name in inv.masters:
         if name in workers:
             origin = inv.hosts[name].origins[-1]
-            problems.append(Problem(
-                origin.file, "host is in both `masters` and `workers`",
-                fix="remove it from one of the two groups", line=origin.line,
-                where=f"host {name}"))
+            problems.append(
+                Problem(
+                    origin.file,
+                    "host is in both `masters` and `workers`",
+                    fix="remove it from one of the two groups",
+                    line=origin.line,
+                    where=f"host {name}",
+                )
+            )
 
     seen: dict[tuple[str, int], str] = {}
     for name in inv.hosts:
@@ -585,12 +694,19 @@ def _check(inv: Inventory) -> list[Problem]:
         addr = hv["ansible_host"].value if "ansible_host" in hv else name
         port_var = hv.get("ansible_port")
         port = port_var.value if port_var else 22
-        if port_var and (isinstance(port, bool) or not isinstance(port, int)
-                         or not 1 <= port <= 65535):
-            problems.append(Problem(port_var.origin.file, f"port {port!r} is not a TCP port",
-                                    fix="give a whole number from 1 to 65535",
-                                    line=port_var.origin.line, where=f"host {name}",
-                                    field="ansible_port"))
+        if port_var and (
+            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+        ):
+            problems.append(
+                Problem(
+                    port_var.origin.file,
+                    f"port {port!r} is not a TCP port",
+                    fix="give a whole number from 1 to 65535",
+                    line=port_var.origin.line,
+                    where=f"host {name}",
+                    field="ansible_port",
+                )
+            )
             continue
         conn = hv.get("ansible_connection")
         if conn is not None and conn.value == "local":
@@ -598,10 +714,16 @@ def _check(inv: Inventory) -> list[Problem]:
         key = (str(addr), port)
         if key in seen:
             origin = inv.hosts[name].origins[0]
-            problems.append(Problem(
-                origin.file, f"same address and port as host {seen[key]} ({addr}:{port})",
-                fix="give each host its own ansible_host (or ansible_port)",
-                line=origin.line, where=f"host {name}", field="ansible_host"))
+            problems.append(
+                Problem(
+                    origin.file,
+                    f"same address and port as host {seen[key]} ({addr}:{port})",
+                    fix="give each host its own ansible_host (or ansible_port)",
+                    line=origin.line,
+                    where=f"host {name}",
+                    field="ansible_host",
+                )
+            )
         seen.setdefault(key, name)
 
     # every dlrs_ value, wherever it is set
@@ -615,13 +737,23 @@ def _check(inv: Inventory) -> list[Problem]:
     for name in inv.hosts:
         pin = inv.setting(name, "dlrs_clearlinux_version")
         low = inv.setting(name, "dlrs_clearlinux_min_version")
-        if isinstance(pin, int) and isinstance(low, int) and not isinstance(pin, bool) \
-                and pin < low:
+        if (
+            isinstance(pin, int)
+            and isinstance(low, int)
+            and not isinstance(pin, bool)
+            and pin < low
+        ):
             var = inv.host_vars(name)["dlrs_clearlinux_version"]
-            problems.append(Problem(
-                var.origin.file, f"pinned version {pin} is below dlrs_clearlinux_min_version "
-                f"{low}", fix=f"pin {low} or newer, or lower the minimum (not below 26240)",
-                line=var.origin.line, where=f"host {name}", field="dlrs_clearlinux_version"))
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"pinned version {pin} is below dlrs_clearlinux_min_version {low}",
+                    fix=f"pin {low} or newer, or lower the minimum (not below 26240)",
+                    line=var.origin.line,
+                    where=var.level,
+                    field="dlrs_clearlinux_version",
+                )
+            )
     return _dedupe(problems)
 
 
@@ -639,8 +771,11 @@ def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
     o = var.origin
     if setting is None:
         near = difflib.get_close_matches(key, list(SETTINGS), n=1, cutoff=0.75)
-        fix = f"did you mean {near[0]}?" if near else (
-            "remove it; known settings: " + ", ".join(sorted(SETTINGS)))
+        fix = (
+            f"did you mean {near[0]}?"
+            if near
+            else ("remove it; known settings: " + ", ".join(sorted(SETTINGS)))
+        )
         return [Problem(o.file, "unknown setting", fix=fix, line=o.line, where=where, field=key)]
     if isinstance(var.value, VaultValue):
         return []
@@ -649,7 +784,8 @@ def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
         return []
     fix = f"give {setting.expected()}"
     if setting.choices and isinstance(var.value, str):
-        near = difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
+        same_case = [c for c in setting.choices if c.lower() == var.value.lower()]
+        near = same_case or difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
         if near:
             fix += f" (did you mean {near[0]!r}?)"
     if setting.kind == "int" and isinstance(var.value, str) and var.value.strip().isdigit():

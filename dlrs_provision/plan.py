@@ -79,22 +79,29 @@ def overrides_of(inv: Inventory, host: str) -> tuple[dict[str, Any], dict[str, s
 def build(inv: Inventory, facts_dir: Path | None = None) -> Plan:
     fdir = facts_dir or paths.facts_dir(inv.path)
     if facts_dir is not None and not facts_dir.is_dir():
-        raise UsageError(f"{facts_dir}: no such facts folder",
-                         "give the folder of Ansible's jsonfile fact cache (one file per host)")
+        raise UsageError(
+            f"{facts_dir}: no such facts folder",
+            "give the folder of Ansible's jsonfile fact cache (one file per host)",
+        )
     phases = cluster_phases()
     plan = Plan(inventory=str(inv.path), mode=inv.mode(), facts_dir=str(fdir))
     for host in [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]:
         variant = inv.setting(host, "dlrs_variant")
-        hp = HostPlan(host=host, role=inv.role(host), variant=variant, image=inv.image(host),
-                      phases=phases)
+        hp = HostPlan(
+            host=host, role=inv.role(host), variant=variant, image=inv.image(host), phases=phases
+        )
         facts_file = cached_facts_file(fdir, host)
         if facts_file is not None:
             hp.facts_file = str(facts_file)
             try:
                 values, sources = overrides_of(inv, host)
-                hp.tuning = tuning.compute(load_facts(facts_file), mode=inv.mode(),
-                                           variant=variant, overrides=values,
-                                           override_sources=sources).to_dict()
+                hp.tuning = tuning.compute(
+                    load_facts(facts_file),
+                    mode=inv.mode(),
+                    variant=variant,
+                    overrides=values,
+                    override_sources=sources,
+                ).to_dict()
             except (UsageError, tuning.FactsError) as exc:
                 hp.problem = f"facts unusable ({getattr(exc, 'message', exc)}): run preflight"
         plan.hosts.append(hp)

@@ -51,11 +51,16 @@ def plan_text(plan: Plan) -> str:
     for h in plan.hosts:
         if h.tuning:
             t = h.tuning
-            tune = (f"inter {t['num_inter_threads']}, intra {t['num_intra_threads']}, "
-                    f"{t['data_format']}, reserved {t['reserved_cores']}")
+            tune = (
+                f"inter {t['num_inter_threads']}, intra {t['num_intra_threads']}, "
+                f"{t['data_format']}, reserved {t['reserved_cores']}"
+            )
             if t["overrides"]:
-                tune += " (override: " + ", ".join(
-                    f"{k} from {v}" for k, v in t["overrides"].items()) + ")"
+                tune += (
+                    " (override: "
+                    + ", ".join(f"{k} from {v}" for k, v in t["overrides"].items())
+                    + ")"
+                )
         else:
             tune = h.problem or "needs preflight"
         rows.append([h.host, h.role, h.variant, h.image, tune])

@@ -128,11 +128,16 @@ class _EventTranslator:
                 self.emit(Progress("phase", phase=self.phase))
             elif kind == "playbook_on_task_start":
                 self.emit(Progress("task", phase=self.phase, task=data.get("task", "")))
-            elif kind in STATUS_OF_EVENT and STATUS_OF_EVENT[kind]:
+            elif STATUS_OF_EVENT.get(kind):
                 self._result(kind, data)
             elif kind == "warning":
-                self.emit(Progress("warning", phase=self.phase,
-                                   message=" ".join(str(event.get("stdout", "")).split())))
+                self.emit(
+                    Progress(
+                        "warning",
+                        phase=self.phase,
+                        message=" ".join(str(event.get("stdout", "")).split()),
+                    )
+                )
             elif kind == "playbook_on_stats":
                 self._stats(data)
         return True  # keep the event in the artifacts
@@ -145,19 +150,73 @@ class _EventTranslator:
             status = "changed"
         if status == "failed" and data.get("ignore_errors"):
             status = "ok"
-        item = Progress("result", phase=self.phase, task=data.get("task", ""), host=host,
-                        status=status,
-                        message=_message(res) if status in ("failed", "unreachable") else "")
+        item = Progress(
+            "result",
+            phase=self.phase,
+            task=data.get("task", ""),
+            host=host,
+            status=status,
+            message=_message(res) if status in ("failed", "unreachable") else "",
+        )
         summary = self.hosts.setdefault(host, HostSummary())
         if status in ("failed", "unreachable") and summary.failure is None:
             summary.failure = item
         self.emit(item)
 
     def _stats(self, data: dict[str, Any]) -> None:
-        for key, attr in (("ok", "ok"), ("changed", "changed"), ("failures", "failed"),
-                          ("dark", "unreachable"), ("skipped", "skipped")):
+        for key, attr in (
+            ("ok", "ok"),
+            ("changed", "changed"),
+            ("failures", "failed"),
+            ("dark", "unreachable"),
+            ("skipped", "skipped"),
+        ):
             for host, count in (data.get(key) or {}).items():
                 setattr(self.hosts.setdefault(host, HostSummary()), attr, int(count))
+
+
+_KEEP = {
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TMPDIR",
+    "TZ",
+    "SHELL",
+    "SSH_AUTH_SOCK",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "ORIGINAL_STDOUT_CALLBACK",
+    "AD_HOC_COMMAND_ID",
+    paths.STATE_ENV,
+}
+_KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
+_PROXIES = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+_SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "CREDENTIAL")
+
+
+def filter_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment Ansible runs with: what it needs, and nothing that may hold a secret.
+
+    Kept: locale, paths, the SSH agent socket, ANSIBLE_* settings (except any whose name says
+    password, token or secret and is not a *_FILE path), and proxies without credentials.
+    """
+    out = {}
+    for key, value in env.items():
+        if key in _PROXIES:
+            if "@" not in value:
+                out[key] = value
+            continue
+        if key.startswith(_KEEP_PREFIXES):
+            if any(w in key.upper() for w in _SECRET_WORDS) and not key.endswith("_FILE"):
+                continue
+            out[key] = value
+        elif key in _KEEP:
+            out[key] = value
+    return out
 
 
 def ansible_env(inventory: Path, trust_new_host_keys: bool = False) -> dict[str, str]:
@@ -187,10 +246,11 @@ def ansible_env(inventory: Path, trust_new_host_keys: bool = False) -> dict[str,
 def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResult:
     """Run one playbook; emit progress as it goes; return the per-host outcome."""
     try:
-        import ansible_runner
+        import ansible_runner.interface
     except ImportError as exc:  # pragma: no cover - a broken installation
-        raise EnvironmentProblem(f"ansible-runner is not importable: {exc}",
-                                 "reinstall with `make venv`") from None
+        raise EnvironmentProblem(
+            f"ansible-runner is not importable: {exc}", "reinstall with `make venv`"
+        ) from None
     inventory = opts.inventory.resolve()
     runs = paths.runs_dir(inventory)
     runs.mkdir(parents=True, exist_ok=True)
@@ -205,7 +265,7 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
     cmdline = []
     if opts.check:
         cmdline.append("--check")
-    runner = ansible_runner.run(
+    runner = ansible_runner.interface.init_runner(
         private_data_dir=str(runs / ident),
         artifact_dir=str(runs),
         ident=ident,
@@ -222,6 +282,10 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
         quiet=True,
         rotate_artifacts=0,
     )
+    # ansible-runner hands Ansible a copy of our whole environment and writes it to the
+    # artifacts (the `command` file). Keep only what Ansible needs, before anything is written.
+    runner.config.env = filter_env(runner.config.env)
+    runner.run()
     return RunResult(
         status=runner.status,
         rc=runner.rc if runner.rc is not None else 1,
@@ -265,21 +329,29 @@ class JsonProgress:
 
 
 def render_summary(result: RunResult, resume: str) -> str:
-    lines = [f"{'host':<20} {'state':<12} {'ok':>4} {'changed':>8} {'failed':>7} "
-             f"{'unreachable':>12} {'skipped':>8}"]
+    lines = [
+        f"{'host':<20} {'state':<12} {'ok':>4} {'changed':>8} {'failed':>7} "
+        f"{'unreachable':>12} {'skipped':>8}"
+    ]
     for host in sorted(result.hosts):
         h = result.hosts[host]
-        lines.append(f"{host:<20} {h.state:<12} {h.ok:>4} {h.changed:>8} {h.failed:>7} "
-                     f"{h.unreachable:>12} {h.skipped:>8}")
+        lines.append(
+            f"{host:<20} {h.state:<12} {h.ok:>4} {h.changed:>8} {h.failed:>7} "
+            f"{h.unreachable:>12} {h.skipped:>8}"
+        )
     failed = {n: h for n, h in result.hosts.items() if h.state in ("failed", "unreachable")}
     for host, h in sorted(failed.items()):
         if h.failure:
-            lines.append(f"{host}: {h.failure.status} in phase '{h.failure.phase}', task "
-                         f"'{h.failure.task}': {h.failure.message or 'no message'}")
+            lines.append(
+                f"{host}: {h.failure.status} in phase '{h.failure.phase}', task "
+                f"'{h.failure.task}': {h.failure.message or 'no message'}"
+            )
     if not result.ok:
         if not result.hosts:
-            lines.append(f"the run ended with status {result.status} (rc {result.rc}) before "
-                         "any host ran a task; Ansible said:")
+            lines.append(
+                f"the run ended with status {result.status} (rc {result.rc}) before "
+                "any host ran a task; Ansible said:"
+            )
             lines += ["  " + ln for ln in result.output_tail()]
         lines.append(f"artifacts: {result.artifact_dir}")
         lines.append(f"to resume after fixing the cause, run: {resume}")

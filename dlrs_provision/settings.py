@@ -121,9 +121,7 @@ SETTINGS: dict[str, Setting] = {
         # --- tuning overrides (win over the calculator; reported as overrides)
         Setting("dlrs_num_inter_threads", "int", "override num_inter_threads", minimum=1),
         Setting("dlrs_num_intra_threads", "int", "override num_intra_threads", minimum=1),
-        Setting(
-            "dlrs_data_format", "str", "override data_format", choices=tuning.DATA_FORMATS
-        ),
+        Setting("dlrs_data_format", "str", "override data_format", choices=tuning.DATA_FORMATS),
         Setting(
             "dlrs_kmp_blocktime",
             "int",
@@ -150,7 +148,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("dlrs_clearlinux_mirror", "url", "the site's swupd mirror (content and version)"),
         Setting("dlrs_clearlinux_bundles", "list", "extra swupd bundles to add", default=[]),
         Setting(
-            "dlrs_min_memory_mb", "int", "memory a node needs to pass preflight", default=4096,
+            "dlrs_min_memory_mb",
+            "int",
+            "memory a node needs to pass preflight",
+            default=4096,
             minimum=512,
         ),
         # --- site network: mirrors and proxies

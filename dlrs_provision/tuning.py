@@ -269,7 +269,8 @@ def compute(
     reserved_count = reserve_per_socket * topo.sockets
     sources["reserved_cores"] = (
         f"{reserve_per_socket} physical core(s) per socket kept for IO, with their hyper-threads"
-        if mode == "multi" else "single node: none kept"
+        if mode == "multi"
+        else "single node: none kept"
     )
     reserved_cpus = _reserved_cpus(topo, reserve_per_socket) if reserve_per_socket else []
     reserved_cpuset = None if reserved_cpus is None else format_cpuset(reserved_cpus)

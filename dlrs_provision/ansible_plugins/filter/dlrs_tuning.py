@@ -27,8 +27,9 @@ def dlrs_tuning(facts, mode="single", variant="mkl", overrides=None):
     facts = dict(facts or {})
     # Facts given as `ansible_facts` carry names without the ansible_ prefix; hostvars with it.
     try:
-        result = tuning.compute(facts, mode=str(mode), variant=str(variant),
-                                overrides=dict(overrides or {}))
+        result = tuning.compute(
+            facts, mode=str(mode), variant=str(variant), overrides=dict(overrides or {})
+        )
     except (tuning.FactsError, ValueError) as exc:
         raise AnsibleFilterError(f"dlrs_tuning: {exc}") from exc
     return result.to_dict()

@@ -1,0 +1,140 @@
+"""The files `sandbox up` writes under inventory/sandbox/ (ignored by git).
+
+id_ed25519, id_ed25519.pub  the key the inventory logs in with (made once, mode 0600)
+known_hosts                 the test hosts' ssh host keys as [127.0.0.1]:PORT entries, so
+                            that host key checking stays on
+hosts.yml                   the Ansible inventory (absolute paths inside)
+sandbox.json                machine-readable state (nodes, ports, addresses, the mirror)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+if TYPE_CHECKING:
+    from dlrs_provision.sandbox.cluster import SandboxState
+
+KEY_FILE = "id_ed25519"
+KNOWN_HOSTS_FILE = "known_hosts"
+HOSTS_FILE = "hosts.yml"
+STATE_FILE = "sandbox.json"
+KEY_COMMENT = "dlrs-provision-sandbox"
+
+
+def mirror_urls(host: str) -> dict[str, str]:
+    """The mirror's services as the test hosts reach them (by name on the sandbox network)."""
+    return {
+        "apt_proxy": f"http://{host}:3142",
+        "registry": f"{host}:5000",
+        "clearlinux_mirror": f"http://{host}:8080/clearlinux/update",
+        "files": f"http://{host}:8080/",
+    }
+
+
+def ensure_key_pair(directory: Path) -> tuple[Path, str]:
+    """The sandbox's ed25519 key (made when missing); returns its path and the public key line."""
+    private = directory / KEY_FILE
+    public = directory / f"{KEY_FILE}.pub"
+    if private.is_file() and public.is_file():
+        os.chmod(private, 0o600)
+        return private, public.read_text().strip()
+    key = Ed25519PrivateKey.generate()
+    private_bytes = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public_line = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+        + f" {KEY_COMMENT}"
+    )
+    _write(private, private_bytes, 0o600)
+    _write(public, (public_line + "\n").encode(), 0o644)
+    return private, public_line
+
+
+def write_known_hosts(directory: Path, host_keys: dict[int, list[str]]) -> Path:
+    """host_keys: ssh port on 127.0.0.1 -> ["ssh-ed25519 AAAA...", ...]."""
+    lines = [
+        "# Written by `dlrs-provision sandbox up`: ssh host keys of the local test hosts,",
+        "# read from inside each container (docker exec), not learnt over the network.",
+    ]
+    for port in sorted(host_keys):
+        lines += [f"[127.0.0.1]:{port} {key}" for key in host_keys[port]]
+    path = directory / KNOWN_HOSTS_FILE
+    _write(path, ("\n".join(lines) + "\n").encode(), 0o644)
+    return path
+
+
+def render_hosts_yml(directory: Path, state: SandboxState) -> str:
+    key = directory / KEY_FILE
+    known_hosts = directory / KNOWN_HOSTS_FILE
+    urls = mirror_urls(state.mirror.hostname)
+    common_args = f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}"
+
+    def hosts(role: str) -> list[str]:
+        return [
+            f"        {n.name}: {{ansible_host: 127.0.0.1, ansible_port: {n.ssh_port}}}"
+            for n in state.nodes
+            if n.role == role
+        ]
+
+    lines = [
+        "# Written by `dlrs-provision sandbox up` — local test hosts, not real servers.",
+        f"# Node OS: {', '.join(f'{n.name} {n.os}' for n in state.nodes)}. "
+        "Removed by `dlrs-provision sandbox down`.",
+        "all:",
+        "  vars:",
+        "    ansible_user: dlrs",
+        "    ansible_become: true",
+        f"    ansible_ssh_private_key_file: {_q(str(key))}",
+        f"    ansible_ssh_common_args: {_q(common_args)}",
+        "    ansible_python_interpreter: /usr/bin/python3",
+        f"    dlrs_apt_proxy: {_q(urls['apt_proxy'])}",
+        f"    dlrs_clearlinux_mirror: {_q(urls['clearlinux_mirror'])}",
+        f"    dlrs_upstream_registry: {_q(urls['registry'])}",
+        "  children:",
+        "    masters:",
+        "      hosts:",
+        *hosts("master"),
+    ]
+    workers = hosts("worker")
+    lines += ["    workers:", "      hosts:" + ("" if workers else " {}"), *workers]
+    return "\n".join(lines) + "\n"
+
+
+def write_hosts_yml(directory: Path, state: SandboxState) -> Path:
+    path = directory / HOSTS_FILE
+    _write(path, render_hosts_yml(directory, state).encode(), 0o644)
+    return path
+
+
+def write_state(directory: Path, text: str) -> Path:
+    path = directory / STATE_FILE
+    _write(path, text.encode(), 0o644)
+    return path
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
+    return json.dumps(text)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Write atomically with `mode` from the start (no moment of a world-readable key)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)

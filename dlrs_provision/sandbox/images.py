@@ -1,0 +1,302 @@
+"""The sandbox's images: recipes under tests/sandbox/, built locally, cached by content hash.
+
+No registry is reachable, so nothing is pulled: `base` is a Debian 12 root file system made by
+debootstrap and imported; every other image is a `docker build` FROM a local image. Each image is
+tagged dlrs-sandbox/<name>:<hash12>, where the hash covers the image's recipe directory, the files
+copied into its build context from elsewhere in the checkout, its build arguments and its parent's
+hash. An image whose tag exists is reused (`docker image inspect`); a changed recipe gets a new
+tag and is built once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlrs_provision.docker_engine import docker_cli, run_docker
+from dlrs_provision.errors import EnvironmentProblem
+from dlrs_provision.sandbox.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+Echo = Callable[[str], None]
+
+REPOSITORY = "dlrs-sandbox"
+# Bump when the way images are built changes in this file (not in the recipes): new tags.
+BUILD_LOGIC_VERSION = "1"
+BUILD_TIMEOUT_S = 1200
+
+# The swupd stand-in's update server on the mirror host (tests/standins/make_swupd_mirror.py).
+SWUPD_VERSIONS = (26000, 26240, 26300)
+SWUPD_BUNDLES = ("os-core", "containers-basic", "cloud-native-basic")
+SWUPD_LATEST = 26300
+SWUPD_MIRROR_PATH = "clearlinux/update"  # under /srv/mirror, served on :8080
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    recipe: str  # directory under tests/sandbox/
+    parent: str | None = None  # the spec this one is built FROM (as build argument BASE)
+    copies: tuple[tuple[str, str], ...] = ()  # (path in build context, path in the checkout)
+    hashed: tuple[str, ...] = ()  # further checkout files that shape the image
+    build_args: tuple[tuple[str, str], ...] = ()
+    swupd_tree: bool = False  # write the swupd mirror tree into the context (srv-mirror/)
+
+
+SPECS: dict[str, ImageSpec] = {
+    spec.name: spec
+    for spec in (
+        ImageSpec("base", "base"),
+        ImageSpec("host-debian", "host-debian", parent="base"),
+        ImageSpec(
+            "host-clearlinux",
+            "host-clearlinux",
+            parent="host-debian",
+            copies=(("swupd-stand-in", "tests/standins/swupd-stand-in"),),
+        ),
+        ImageSpec(
+            "mirror",
+            "mirror",
+            parent="base",
+            hashed=("tests/standins/make_swupd_mirror.py",),
+            swupd_tree=True,
+        ),
+        ImageSpec("stack-dlaas-mkl", "stack-test", parent="base", build_args=(("FLAVOR", "mkl"),)),
+        ImageSpec("stack-dlaas-oss", "stack-test", parent="base", build_args=(("FLAVOR", "oss"),)),
+    )
+}
+
+# What the test stack images are pushed as, in the mirror's registry.
+STACK_IMAGES = {
+    "clearlinux/stacks-dlaas-mkl:latest": "stack-dlaas-mkl",
+    "clearlinux/stacks-dlaas-oss:latest": "stack-dlaas-oss",
+}
+
+
+class ImageBuilder:
+    """Computes tags and builds missing images (each at most once per builder)."""
+
+    def __init__(self, root: Path, echo: Echo | None = None):
+        self.root = root
+        self.say = echo or log.info
+        self._hashes: dict[str, str] = {}
+        self._ready: set[str] = set()
+        self.built: list[str] = []  # tags built by this builder
+
+    # -- cache keys -----------------------------------------------------------------------------
+
+    def recipe_hash(self, name: str) -> str:
+        if name in self._hashes:
+            return self._hashes[name]
+        spec = SPECS[name]
+        digest = hashlib.sha256()
+
+        def feed(*parts: str | bytes) -> None:
+            for part in parts:
+                digest.update(part if isinstance(part, bytes) else part.encode())
+                digest.update(b"\0")
+
+        feed("dlrs-sandbox-image", BUILD_LOGIC_VERSION, spec.name)
+        if spec.parent:
+            feed("parent", self.recipe_hash(spec.parent))
+        recipe_dir = self.recipe_dir(spec)
+        for path in sorted(p for p in recipe_dir.rglob("*") if p.is_file()):
+            rel = path.relative_to(recipe_dir).as_posix()
+            if "__pycache__" in rel or any(part.startswith(".") for part in rel.split("/")):
+                continue
+            feed("recipe", rel, _mode(path), _file_digest(path))
+        for dest, source in spec.copies:
+            feed("copy", dest, _mode(self._source(source)), _file_digest(self._source(source)))
+        for source in spec.hashed:
+            feed("hashed", source, _file_digest(self._source(source)))
+        for key, value in spec.build_args:
+            feed("arg", key, value)
+        if spec.swupd_tree:
+            feed("swupd", repr((SWUPD_VERSIONS, SWUPD_BUNDLES, SWUPD_LATEST, SWUPD_MIRROR_PATH)))
+        self._hashes[name] = digest.hexdigest()
+        return self._hashes[name]
+
+    def tag(self, name: str) -> str:
+        return f"{REPOSITORY}/{name}:{self.recipe_hash(name)[:12]}"
+
+    def recipe_dir(self, spec: ImageSpec) -> Path:
+        path = self.root / "tests" / "sandbox" / spec.recipe
+        if not path.is_dir():
+            raise EnvironmentProblem(
+                f"the sandbox recipe directory {path} is missing",
+                "restore tests/sandbox/ from the repository (git checkout -- tests/sandbox)",
+            )
+        return path
+
+    def _source(self, rel: str) -> Path:
+        path = self.root / rel
+        if not path.is_file():
+            raise EnvironmentProblem(
+                f"{rel}, which the sandbox's images are built with, is missing from {self.root}",
+                f"restore it from the repository (git checkout -- {rel})",
+            )
+        return path
+
+    # -- building -------------------------------------------------------------------------------
+
+    def ensure(self, name: str) -> str:
+        """The tag of image `name`, built first (with its parents) when it does not exist."""
+        tag = self.tag(name)
+        if name in self._ready:
+            return tag
+        spec = SPECS[name]
+        if spec.parent:
+            self.ensure(spec.parent)
+        if not image_exists(tag):
+            self.say(f"building image {tag} (recipe tests/sandbox/{spec.recipe})")
+            started = time.monotonic()
+            if name == "base":
+                self._build_base(tag)
+            else:
+                self._build(spec, tag)
+            self.built.append(tag)
+            self.say(f"built {tag} in {time.monotonic() - started:.0f} s")
+            self._drop_old_tags(name, tag)
+        self._ready.add(name)
+        return tag
+
+    def _log_path(self, name: str) -> Path:
+        logs = cache_dir(self.root)
+        logs.mkdir(parents=True, exist_ok=True)
+        return logs / f"build-{name}.log"
+
+    def _build_base(self, tag: str) -> None:
+        _ensure_debootstrap(self.say)
+        script = self.recipe_dir(SPECS["base"]) / "build-base.sh"
+        self._run_logged(["bash", str(script), tag], "base", cwd=self.root)
+
+    def _build(self, spec: ImageSpec, tag: str) -> None:
+        with tempfile.TemporaryDirectory(prefix=f"dlrs-sandbox-{spec.name}-") as tmp:
+            context = Path(tmp) / "context"
+            shutil.copytree(self.recipe_dir(spec), context)
+            for dest, source in spec.copies:
+                shutil.copy2(self._source(source), context / dest)
+            if spec.swupd_tree:
+                self._write_swupd_tree(context / "srv-mirror" / SWUPD_MIRROR_PATH)
+            cmd = [docker_cli(), "build", "--rm", "--force-rm", "-t", tag]
+            cmd += ["--label", f"dlrs-provision.sandbox.recipe-hash={self.recipe_hash(spec.name)}"]
+            if spec.parent:
+                cmd += ["--build-arg", f"BASE={self.tag(spec.parent)}"]
+            for key, value in spec.build_args:
+                cmd += ["--build-arg", f"{key}={value}"]
+            cmd.append(str(context))
+            # The classic builder: this machine's CLI has no buildx plugin, and the classic
+            # builder builds FROM local images without looking for a registry.
+            self._run_logged(cmd, spec.name, env={"DOCKER_BUILDKIT": "0"})
+
+    def _write_swupd_tree(self, target: Path) -> None:
+        source = self._source("tests/standins/make_swupd_mirror.py")
+        module_spec = importlib.util.spec_from_file_location("_dlrs_make_swupd_mirror", source)
+        if module_spec is None or module_spec.loader is None:
+            raise EnvironmentProblem(f"cannot load {source}", "check the file is Python")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        module.write_mirror(target, list(SWUPD_VERSIONS), list(SWUPD_BUNDLES), latest=SWUPD_LATEST)
+
+    def _run_logged(
+        self, cmd: list[str], name: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        log_path = self._log_path(name)
+        with open(log_path, "w") as out:
+            out.write(f"$ {' '.join(cmd)}\n")
+            out.flush()
+            try:
+                proc = subprocess.run(
+                    cmd,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=cwd,
+                    env={**os.environ, **(env or {})},
+                    timeout=BUILD_TIMEOUT_S,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise EnvironmentProblem(
+                    f"building the sandbox image {name} took longer than {BUILD_TIMEOUT_S} s",
+                    f"see {log_path}",
+                ) from None
+        if proc.returncode != 0:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-12:]
+            raise EnvironmentProblem(
+                f"building the sandbox image {name} failed (exit {proc.returncode}):\n"
+                + "\n".join("    " + line for line in tail),
+                f"full log: {log_path}; Debian's archive must be reachable for base and mirror",
+            )
+
+    def _drop_old_tags(self, name: str, keep: str) -> None:
+        """Untag earlier builds of the same image (their recipe changed); images that a
+        container still uses stay until `sandbox down --images`."""
+        listed = run_docker(
+            ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"{REPOSITORY}/{name}"],
+            check=False,
+        )
+        for ref in listed.stdout.split():
+            if ref != keep and ref.startswith(f"{REPOSITORY}/{name}:"):
+                run_docker(["image", "rm", ref], check=False)
+
+
+def image_exists(ref: str) -> bool:
+    return run_docker(["image", "inspect", "--format", "{{.Id}}", ref], check=False).returncode == 0
+
+
+def image_id(ref: str) -> str:
+    return run_docker(["image", "inspect", "--format", "{{.Id}}", ref]).stdout.strip()
+
+
+def sandbox_image_refs() -> list[str]:
+    """Every image of the sandbox on this machine (dlrs-sandbox/*), as repository:tag."""
+    listed = run_docker(
+        [
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            f"reference={REPOSITORY}/*",
+        ],
+        check=False,
+    )
+    return sorted({ref for ref in listed.stdout.split() if ref.startswith(f"{REPOSITORY}/")})
+
+
+def _ensure_debootstrap(say: Echo) -> None:
+    if shutil.which("debootstrap"):
+        return
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            "debootstrap is needed to build the sandbox's base image and is not installed",
+            "as root: apt-get install -y debootstrap",
+        )
+    say("debootstrap is missing: installing it with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "debootstrap"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise EnvironmentProblem(
+                f"`{' '.join(cmd)}` failed: {(proc.stderr or proc.stdout).strip()[-500:]}",
+                "as root: apt-get install -y debootstrap (wait for another apt run to finish)",
+            )
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _mode(path: Path) -> str:
+    return "x" if os.access(path, os.X_OK) else "-"

@@ -1,0 +1,111 @@
+"""The Ansible filter gives exactly the Python calculator's values, through real Ansible."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FACTS, lscpu_text
+
+from dlrs_provision import runner, tuning
+
+ANSIBLE = str(Path(sys.executable).parent / "ansible")
+
+
+def run_filter(tmp_path: Path, facts: dict, expr: str) -> dict:
+    """Evaluate `expr` in Ansible with `facts` as a variable; return the JSON result."""
+    (tmp_path / "vars.json").write_text(json.dumps({"facts": facts}))
+    out = tmp_path / "out.json"
+    env = os.environ | runner.ansible_env(tmp_path / "hosts")
+    proc = subprocess.run(
+        [
+            ANSIBLE,
+            "localhost",
+            "-c",
+            "local",
+            "-i",
+            "localhost,",
+            "-e",
+            f"@{tmp_path / 'vars.json'}",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "ansible.builtin.copy",
+            "-a",
+            f"content={{{{ {expr} | to_json }}}} dest={out}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(
+    ("mode", "variant"), [("single", "mkl"), ("multi", "mkl"), ("multi", "eigen")]
+)
+def test_filter_equals_python_api_for_the_seed_example(tmp_path, gold6140, mode, variant):
+    got = run_filter(tmp_path, gold6140, f"facts | dlrs_tuning(mode='{mode}', variant='{variant}')")
+    assert got == tuning.compute(gold6140, mode=mode, variant=variant).to_dict()
+    assert got["num_inter_threads"] == 2
+    assert got["num_intra_threads"] == (36 if mode == "single" else 32)
+
+
+def test_filter_with_topology_and_overrides(tmp_path):
+    facts = {"preflight_cpu_topology": tuning.parse_lscpu(lscpu_text(2, 18, 2))}
+    overrides = {"dlrs_num_inter_threads": 1, "dlrs_num_intra_threads": None}
+    expr = (
+        "facts | dlrs_tuning(mode='multi', overrides={'dlrs_num_inter_threads': 1, "
+        "'dlrs_num_intra_threads': None})"
+    )
+    got = run_filter(tmp_path, facts, expr)
+    want = tuning.compute(facts, mode="multi", overrides=overrides).to_dict()
+    assert got == want
+    assert got["reserved_cpuset"] == "0-1,18-19,36-37,54-55" and got["num_inter_threads"] == 1
+
+
+def test_lscpu_filter_matches_parser(tmp_path):
+    text = lscpu_text(1, 4, 2)
+    got = run_filter(tmp_path, {"text": text}, "facts.text | dlrs_parse_lscpu")
+    assert got == tuning.parse_lscpu(text)
+
+
+def test_filter_reports_a_missing_fact(tmp_path):
+    (tmp_path / "vars.json").write_text(json.dumps({"facts": {"ansible_processor_count": 2}}))
+    env = os.environ | runner.ansible_env(tmp_path / "hosts")
+    proc = subprocess.run(
+        [
+            ANSIBLE,
+            "localhost",
+            "-c",
+            "local",
+            "-i",
+            "localhost,",
+            "-e",
+            f"@{tmp_path / 'vars.json'}",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            "msg={{ facts | dlrs_tuning }}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode != 0
+    assert "missing fact ansible_processor_cores" in proc.stdout + proc.stderr
+
+
+def test_real_facts_file_through_ansible(tmp_path):
+    facts = json.loads((FACTS / "this-machine-setup.json").read_text())["ansible_facts"]
+    got = run_filter(tmp_path, facts, "facts | dlrs_tuning")
+    assert got == tuning.compute(facts).to_dict()

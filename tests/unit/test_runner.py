@@ -1,0 +1,247 @@
+"""The runner against real ansible-runner runs on this machine (connection local, or SSH to a
+closed 127.0.0.1 port for the unreachable case)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dlrs_provision import paths, plan, runner
+from dlrs_provision.facts import cached_facts_file
+from dlrs_provision.inventory import load
+
+LOCAL = """\
+all:
+  children:
+    masters:
+      hosts:
+        localhost:
+          ansible_connection: local
+          ansible_python_interpreter: "{{ ansible_playbook_python }}"
+"""
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.STATE_ENV, str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def run(tmp_path: Path, playbook: Path, inventory_text: str = LOCAL, **kw):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(inventory_text)
+    events: list[runner.Progress] = []
+    result = runner.run_playbook(
+        runner.RunOptions(inventory=inv, playbook=playbook, **kw), events.append
+    )
+    return result, events
+
+
+def book(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "book.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_cluster_preflight_on_localhost_caches_facts_and_tuning(tmp_path, state):
+    result, events = run(tmp_path, paths.playbook("cluster.yml"))
+    assert result.ok, runner.render_summary(result, "resume")
+    assert result.hosts["localhost"].state == "ok"
+    assert result.hosts["localhost"].changed == 0  # preflight changes nothing
+    assert [e.phase for e in events if e.kind == "phase"] == ["Preflight"]
+    tasks = {e.task for e in events if e.kind == "result" and e.host == "localhost"}
+    assert "Compute the TensorFlow tuning of this host" in tasks
+    # artifacts of the run are kept, under the inventory's state folder
+    assert result.artifact_dir.parent == state / "runs"
+    assert list((result.artifact_dir / "job_events").glob("*.json"))
+    # facts persist per inventory, not per run, and plan reads the tuning from them
+    assert cached_facts_file(state / "facts", "localhost") is not None
+    hp = plan.build(load(tmp_path / "hosts.yml")).hosts[0]
+    assert hp.tuning is not None and hp.tuning["num_inter_threads"] >= 1
+
+
+def test_failure_is_reported_with_task_message_and_resume(tmp_path, state):
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Phase demo
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Fine step
+              ansible.builtin.command: "true"
+              changed_when: true
+            - name: Broken step
+              ansible.builtin.fail:
+                msg: the disk is full
+        """,
+    )
+    result, _events = run(tmp_path, playbook)
+    assert not result.ok
+    summary = result.hosts["localhost"]
+    assert (summary.state, summary.failed, summary.changed) == ("failed", 1, 1)
+    assert summary.failure.task == "Broken step" and summary.failure.phase == "Phase demo"
+    text = runner.render_summary(result, "dlrs-provision cluster hosts.yml")
+    assert "the disk is full" in text
+    assert "to resume after fixing the cause, run: dlrs-provision cluster hosts.yml" in text
+
+
+def test_unreachable_host_is_reported(tmp_path, state):
+    with socket.socket() as s:  # a port on this machine that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inv = f"""\
+all:
+  children:
+    masters:
+      hosts:
+        gone: {{ansible_host: 127.0.0.1, ansible_port: {port}, ansible_user: nobody}}
+"""
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Ping
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Ping
+              ansible.builtin.ping:
+        """,
+    )
+    result, events = run(tmp_path, playbook, inv)
+    assert result.hosts["gone"].state == "unreachable"
+    assert any(e.status == "unreachable" and "refused" in e.message.lower() for e in events)
+
+
+def test_host_key_checking_is_on_and_trust_is_explicit(tmp_path, state):
+    env = runner.ansible_env(tmp_path / "hosts.yml")
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    assert "accept-new" not in env["ANSIBLE_SSH_ARGS"]
+    trusting = runner.ansible_env(tmp_path / "hosts.yml", trust_new_host_keys=True)
+    assert "StrictHostKeyChecking=accept-new" in trusting["ANSIBLE_SSH_ARGS"]
+    assert env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] == str(state / "facts")
+
+
+def test_ansible_runner_keeps_our_settings(tmp_path, state):
+    """What the playbook itself sees: host key checking on, our fact cache, not runner's."""
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Settings
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Report settings
+              ansible.builtin.debug:
+                msg: "{{ lookup('ansible.builtin.config', 'HOST_KEY_CHECKING') }}
+                  {{ lookup('ansible.builtin.env', 'ANSIBLE_CACHE_PLUGIN_CONNECTION') }}"
+        """,
+    )
+    result, _ = run(tmp_path, playbook)
+    assert result.ok
+    events = [json.loads(p.read_text()) for p in (result.artifact_dir / "job_events").glob("*")]
+    msgs = [
+        e["event_data"]["res"]["msg"]
+        for e in events
+        if e.get("event") == "runner_on_ok" and "msg" in e["event_data"].get("res", {})
+    ]
+    assert msgs and msgs[0].split() == ["True", str(state / "facts")]
+
+
+def test_no_log_secrets_stay_out_of_progress_and_artifacts(tmp_path, state, monkeypatch):
+    """A secret reaching Ansible at run time (read from a file, as a join token would be) and
+    used in no_log tasks appears nowhere: not in the progress, the summary or any artifact file.
+    The controller's environment holds a secret too: it must not be copied into the artifacts
+    (ansible-runner writes the environment it passes to Ansible into `command`)."""
+    secret = "s3cr3t-join-token-7f2a"
+    (tmp_path / "token").write_text(secret)
+    monkeypatch.setenv("REGISTRY_PASSWORD", secret)
+    monkeypatch.setenv("ANSIBLE_NET_PASSWORD", secret)
+    playbook = book(
+        tmp_path,
+        f"""\
+        - name: Secrets
+          hosts: all
+          gather_facts: false
+          vars:
+            token: "{{{{ lookup('ansible.builtin.file', '{tmp_path / "token"}') }}}}"
+          tasks:
+            - name: Use a token
+              ansible.builtin.command: "echo {{{{ token }}}}"
+              changed_when: false
+              no_log: true
+            - name: Join with a token that the other side refuses
+              ansible.builtin.shell: "echo 'token {{{{ token }}}} refused' >&2; exit 1"
+              changed_when: false
+              no_log: true
+        """,
+    )
+    result, events = run(tmp_path, playbook)
+    assert not result.ok
+    failure = result.hosts["localhost"].failure
+    assert failure.task == "Join with a token that the other side refuses"
+    assert all(secret not in e.to_json() for e in events)
+    for path in result.artifact_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+    assert secret not in runner.render_summary(result, "resume")
+
+
+def test_environment_filter_keeps_what_ansible_needs():
+    env = runner.filter_env(
+        {
+            "PATH": "/bin",
+            "SSH_AUTH_SOCK": "/tmp/agent",
+            "ANSIBLE_CONFIG": "/x/ansible.cfg",
+            "ANSIBLE_VAULT_PASSWORD_FILE": "/x/vault-pass",
+            "ANSIBLE_NET_PASSWORD": "p",
+            "AWS_SECRET_ACCESS_KEY": "k",
+            "http_proxy": "http://proxy:3128",
+            "https_proxy": "http://user:pw@proxy:3128",
+            "GITHUB_TOKEN": "t",
+        }
+    )
+    assert env == {
+        "PATH": "/bin",
+        "SSH_AUTH_SOCK": "/tmp/agent",
+        "ANSIBLE_CONFIG": "/x/ansible.cfg",
+        "ANSIBLE_VAULT_PASSWORD_FILE": "/x/vault-pass",
+        "http_proxy": "http://proxy:3128",
+    }
+
+
+def test_json_progress_lines(tmp_path, state):
+    lines: list[str] = []
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(LOCAL)
+    result = runner.run_playbook(
+        runner.RunOptions(inventory=inv, playbook=paths.playbook("cluster.yml")),
+        runner.JsonProgress(lines.append),
+    )
+    assert result.ok
+    parsed = [json.loads(line) for line in lines]
+    assert parsed[0] == {"kind": "phase", "phase": "Preflight"}
+    assert any(
+        p["kind"] == "result" and p["host"] == "localhost" and p["status"] == "ok" for p in parsed
+    )
+
+
+def test_syntax_error_before_any_host_shows_ansible_output(tmp_path, state):
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Broken
+          hosts: all
+          tasks:
+            - name: No module
+              no.such.module: {}
+        """,
+    )
+    result, _ = run(tmp_path, playbook)
+    assert not result.ok and not result.hosts
+    text = runner.render_summary(result, "resume")
+    assert "before any host ran a task" in text and "no.such.module" in text
