@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from dlrs_provision import __version__, inventory, paths, plan, report, runner, tuning
+from dlrs_provision import __version__, inventory, paths, plan, preflight, reach, report, runner
+from dlrs_provision import tuning
 from dlrs_provision.catalog import VARIANTS
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DlrsError, UsageError
 from dlrs_provision.facts import load_facts
@@ -110,18 +111,92 @@ def _run(args: argparse.Namespace, playbook: str, resume: str) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def _resume(args: argparse.Namespace) -> str:
+    cmd = f"dlrs-provision {args.command} {args.inventory}"
+    if args.trust_new_host_keys:
+        cmd += " --trust-new-host-keys"
+    if args.limit:
+        cmd += f" --limit {args.limit}"
+    return cmd
+
+
+def _reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
+    """Reach every host over SSH before Ansible; print the table; False if any host fails."""
+    hosts = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
+    if args.limit:
+        wanted = set(args.limit.split(","))
+        hosts = [h for h in hosts if h in wanted] or hosts
+    results, unchecked = preflight.check_reach(
+        inv, hosts, trust_new_host_keys=args.trust_new_host_keys
+    )
+    bad = [r for r in results if not r.ok]
+    if args.json:
+        for r in results:
+            _out(
+                json.dumps(
+                    {
+                        "kind": "reach",
+                        "host": r.target.name,
+                        "result": r.kind,
+                        "reason": r.reason,
+                        "seconds": round(r.seconds, 2),
+                    }
+                )
+            )
+    elif bad or args.verbose:
+        _err(reach.render_table(results))
+    for host in unchecked:
+        _err(f"note: {host}: connection settings use templates or vault; Ansible reaches it")
+    if bad:
+        _err(
+            f"{len(bad)} of {len(results)} host(s) cannot be used; nothing was changed on any "
+            f"host.\nfix the cause above, then run: {_resume(args)}"
+        )
+        return False
+    if not args.json:
+        _err(f"all {len(results)} host(s) reachable")
+    return True
+
+
 def cmd_cluster(args: argparse.Namespace) -> int:
     inv = _load_inventory(args.inventory)
     if not args.json:
         _err(f"inventory OK: 1 master, {len(inv.workers)} worker(s), mode {inv.mode()}")
-    resume = f"dlrs-provision cluster {args.inventory}"
-    if args.trust_new_host_keys:
-        resume += " --trust-new-host-keys"
-    rc = _run(args, "cluster.yml", resume)
+    if not _reach_all(args, inv):
+        return EXIT_FAILED
+    rc = _run(args, "cluster.yml", _resume(args))
     if not args.json and rc == EXIT_OK:
         _out("")
         _out(report.plan_text(plan.build(inv)))
     return rc
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    inv = _load_inventory(args.inventory)
+    if not _reach_all(args, inv):
+        return EXIT_FAILED
+    emit = (
+        runner.JsonProgress(_out)
+        if args.json
+        else runner.TerminalProgress(_err, verbose=args.verbose)
+    )
+    result = runner.run_playbook(
+        runner.RunOptions(
+            inventory=Path(args.inventory),
+            playbook=paths.playbook("preflight.yml"),
+            trust_new_host_keys=args.trust_new_host_keys,
+            limit=args.limit,
+        ),
+        emit,
+    )
+    reports = preflight.host_reports(inv, paths.facts_dir(Path(args.inventory)), result)
+    if args.json:
+        _out(json.dumps({"kind": "preflight", "hosts": [r.__dict__ for r in reports]}))
+    else:
+        _out(preflight.render_reports(reports))
+        if not result.ok:
+            _out(runner.render_summary(result, _resume(args)))
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 # --------------------------------------------------------------------------- parser
@@ -173,6 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--facts-dir", help="fact cache folder (default: the inventory's own)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "preflight",
+        help="reach every host, read its hardware and OS, check "
+        "them and compute its tuning; changes nothing",
+    )
+    p.add_argument("inventory")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_preflight)
 
     p = sub.add_parser("cluster", help="validate, then run every phase on the inventory")
     p.add_argument("inventory")
