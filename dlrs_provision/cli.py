@@ -7,8 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from dlrs_provision import __version__, inventory, paths, plan, preflight, reach, report, runner
-from dlrs_provision import tuning
+from dlrs_provision import (
+    __version__,
+    inventory,
+    paths,
+    plan,
+    preflight,
+    reach,
+    report,
+    runner,
+    tuning,
+)
 from dlrs_provision.catalog import VARIANTS
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DlrsError, UsageError
 from dlrs_provision.facts import load_facts
