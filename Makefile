@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check dlrs_provision tests
-	$(BIN)/ruff format --check dlrs_provision tests
+	$(BIN)/ruff check dlrs_provision tests tests/standins/swupd-stand-in
+	$(BIN)/ruff format --check dlrs_provision tests tests/standins/swupd-stand-in
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint -q --offline --profile production playbooks roles
 

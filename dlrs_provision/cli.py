@@ -16,6 +16,7 @@ from dlrs_provision import (
     reach,
     report,
     runner,
+    sandbox,
     tuning,
 )
 from dlrs_provision.catalog import VARIANTS
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=cmd_cluster)
 
+    sandbox.register_cli(sub)
     return parser
 
 

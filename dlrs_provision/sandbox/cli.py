@@ -47,6 +47,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="what runs and whether it answers (exit 1 if not)")
     status.set_defaults(func=cmd_status)
 
+    docker = commands.add_parser(
+        "docker", help="make sure Docker Engine answers (install and start it when needed)"
+    )
+    docker.set_defaults(func=cmd_docker)
+
     down = commands.add_parser("down", help="remove the sandbox's containers, network, inventory")
     down.add_argument("--images", action="store_true", help="remove the sandbox's images too")
     down.set_defaults(func=cmd_down)
@@ -54,6 +59,14 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
 def _progress(message: str) -> None:
     print(f"sandbox: {message}", file=sys.stderr, flush=True)
+
+
+def cmd_docker(args: argparse.Namespace) -> int:
+    from dlrs_provision.docker_engine import ensure_docker
+
+    ensure_docker(echo=_progress)
+    print("Docker Engine answers")
+    return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -154,7 +154,9 @@ def plan_nodes(nodes: int, os_name: str) -> list[NodePlan]:
 
 
 def _shape(nodes: int, os_name: str, clear_version: int) -> str:
-    return f"nodes={nodes},os={os_name},clear-version={clear_version}"
+    """What `up` was asked for, kept as a label so that a later `up` can compare."""
+    has_clear = any(p.os == "clearlinux" for p in plan_nodes(nodes, os_name))
+    return f"nodes={nodes},os={os_name}" + (f",clear-version={clear_version}" if has_clear else "")
 
 
 def _validate(nodes: int, os_name: str, clear_version: int) -> None:
@@ -433,6 +435,12 @@ def _wait_for_systemd(container: str, say: Echo) -> None:
 
 
 def _install_authorized_key(container: str, public_key: str) -> None:
+    """Make the sandbox key dlrs's only authorized key (left alone when it already is)."""
+    current = run_docker(
+        ["exec", container, "cat", "/home/dlrs/.ssh/authorized_keys"], check=False
+    ).stdout
+    if current.strip() == public_key.strip():
+        return
     script = (
         "set -e; umask 077; d=/home/dlrs/.ssh; install -d -m 0700 -o dlrs -g dlrs $d; "
         "cat > $d/authorized_keys.new; chown dlrs:dlrs $d/authorized_keys.new; "
@@ -560,9 +568,15 @@ def _registry_config_digest(port: int, repo: str, tag: str) -> str | None:
 
 
 def _warn_outdated_images(builder: ImageBuilder, state: SandboxState, say: Echo) -> None:
-    current = {"debian": builder.tag("host-debian"), "clearlinux": builder.tag("host-clearlinux")}
-    stale = [n.container for n in state.nodes if n.image != current[n.os]]
-    if state.mirror.image != builder.tag("mirror"):
+    def current(name: str) -> str | None:
+        try:
+            return builder.tag(name)
+        except EnvironmentProblem:  # a recipe file is missing: nothing to compare with
+            return None
+
+    wanted = {"debian": current("host-debian"), "clearlinux": current("host-clearlinux")}
+    stale = [n.container for n in state.nodes if wanted[n.os] not in (None, n.image)]
+    if current("mirror") not in (None, state.mirror.image):
         stale.append(state.mirror.container)
     if stale:
         say(
@@ -686,16 +700,31 @@ def down(images: bool = False, *, echo: Echo | None = None, root: Path | None = 
             run_docker(["network", "rm", NETWORK])
             result.network = True
         if images:
-            refs = sandbox_image_refs() + _leftover_push_tags()
-            if refs:
-                say(f"removing images {', '.join(refs)}")
-                run_docker(["image", "rm", *refs], check=False, timeout=300)
-            result.images = refs
+            result.images = _remove_images(sandbox_image_refs() + _leftover_push_tags(), say)
     sbx = sandbox_dir(root)
     if sbx.exists():
         shutil.rmtree(sbx)
         result.inventory = str(sbx)
     return result
+
+
+def _remove_images(refs: list[str], say: Echo) -> list[str]:
+    """Remove images; a parent goes only after its children, hence a few passes."""
+    left, removed = list(refs), []
+    if left:
+        say(f"removing images {', '.join(left)}")
+    for _ in range(4):
+        failed = []
+        for ref in left:
+            ok = run_docker(["image", "rm", ref], check=False, timeout=300).returncode == 0
+            (removed if ok else failed).append(ref)
+        if not failed or len(failed) == len(left):
+            left = failed
+            break
+        left = failed
+    if left:
+        say(f"warning: could not remove {', '.join(left)} (docker image rm says why)")
+    return removed
 
 
 def _leftover_push_tags() -> list[str]:

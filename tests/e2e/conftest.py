@@ -1,0 +1,75 @@
+"""End-to-end tests run against the local sandbox (`dlrs-provision sandbox`).
+
+One sandbox serves the whole test session: three hosts, node1 Debian (master), node2 Clear Linux
+(the stand-in), node3 Debian, plus the mirror host. Tests that use it must not disturb each other
+(no host left changed in a way another test would notice). It is taken down at the end of the
+session, also after failures, unless DLRS_KEEP_SANDBOX=1 (to look at it, or to save the ~10 s of
+a warm `up` on the next run).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dlrs_provision import sandbox as sandbox_api
+from dlrs_provision.errors import UsageError
+
+E2E_DIR = Path(__file__).resolve().parent
+SANDBOX_NODES = 3
+SANDBOX_OS = "mixed"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ is an e2e test (`-m "not e2e"` skips them all)."""
+    for item in items:
+        if E2E_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _progress(message: str) -> None:
+    print(f"sandbox: {message}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[sandbox_api.SandboxState]:
+    """The session's sandbox, up (reused when one of the same shape already runs)."""
+    keep = os.environ.get("DLRS_KEEP_SANDBOX") == "1"
+    try:
+        state = sandbox_api.up(nodes=SANDBOX_NODES, os=SANDBOX_OS, echo=_progress)
+    except UsageError:
+        # A sandbox of another shape is up: someone else's; refuse, and leave it alone.
+        raise
+    except BaseException:
+        if not keep:
+            sandbox_api.down(echo=_progress)
+        raise
+    try:
+        yield state
+    finally:
+        if not keep:
+            sandbox_api.down(echo=_progress)
+            _assert_nothing_left()
+
+
+def _assert_nothing_left() -> None:
+    """`down` removed every container and the network that `up` made."""
+    containers = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=dlrs-provision.sandbox=1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    network = subprocess.run(
+        ["docker", "network", "inspect", sandbox_api.NETWORK],
+        capture_output=True,
+        check=False,
+    )
+    assert containers == [], f"sandbox containers left after down: {containers}"
+    assert network.returncode != 0, f"network {sandbox_api.NETWORK} left after down"
+    assert not sandbox_api.sandbox_dir(sandbox_api.repo_root()).exists()

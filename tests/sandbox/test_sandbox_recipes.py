@@ -1,0 +1,169 @@
+"""Fast checks of the sandbox's pure parts (no Docker): node plans, the cache key, the inventory
+it writes, the key pair, the Clear Linux os-release as Ansible parses it, the command line."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dlrs_provision import sandbox
+from dlrs_provision.errors import UsageError
+from dlrs_provision.sandbox import cluster, files
+from dlrs_provision.sandbox.images import SPECS, ImageBuilder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_mixed_plan_alternates_debian_and_clear_linux_with_node1_as_master():
+    plan = sandbox.plan_nodes(4, "mixed")
+    assert [(p.name, p.os, p.role) for p in plan] == [
+        ("node1", "debian", "master"),
+        ("node2", "clearlinux", "worker"),
+        ("node3", "debian", "worker"),
+        ("node4", "clearlinux", "worker"),
+    ]
+    assert [p.container for p in plan][:2] == ["dlrs-sandbox-node1", "dlrs-sandbox-node2"]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "os_name", "version"),
+    [(0, "debian", 26240), (10, "debian", 26240), (3, "ubuntu", 26240), (3, "mixed", 0)],
+)
+def test_up_refuses_bad_shapes_before_touching_anything(nodes, os_name, version):
+    with pytest.raises(UsageError):
+        sandbox.up(nodes=nodes, os=os_name, clear_version=version, root=Path("/nonexistent"))
+
+
+def test_repo_root_is_this_checkout():
+    assert sandbox.repo_root() == REPO
+
+
+def _copy_checkout(tmp_path: Path) -> Path:
+    root = tmp_path / "checkout"
+    shutil.copytree(REPO / "tests" / "sandbox", root / "tests" / "sandbox")
+    shutil.copytree(REPO / "tests" / "standins", root / "tests" / "standins")
+    return root
+
+
+def test_cache_key_is_stable_and_follows_the_recipe(tmp_path):
+    root = _copy_checkout(tmp_path)
+    before = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    assert before == {name: ImageBuilder(root).tag(name) for name in SPECS}
+    assert before["base"].startswith("dlrs-sandbox/base:") and len(before["base"]) == 30
+
+    dockerfile = root / "tests" / "sandbox" / "host-debian" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "# changed\n")
+    after = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    # host-debian changed, and host-clearlinux is built on it; the others are not
+    assert {n for n in SPECS if before[n] != after[n]} == {"host-debian", "host-clearlinux"}
+
+
+def test_cache_key_covers_the_swupd_stand_in_and_the_mirror_generator(tmp_path):
+    root = _copy_checkout(tmp_path)
+    before = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    standins = root / "tests" / "standins"
+    with open(standins / "swupd-stand-in", "a") as out:
+        out.write("\n# changed\n")
+    with open(standins / "make_swupd_mirror.py", "a") as out:
+        out.write("\n# changed\n")
+    after = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    assert {n for n in SPECS if before[n] != after[n]} == {"host-clearlinux", "mirror"}
+
+
+def test_base_rebuild_changes_every_tag(tmp_path):
+    root = _copy_checkout(tmp_path)
+    before = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    script = root / "tests" / "sandbox" / "base" / "build-base.sh"
+    script.write_text(script.read_text() + "# changed\n")
+    after = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    assert all(before[n] != after[n] for n in SPECS)
+
+
+def _state(tmp_path: Path, nodes: int = 3) -> cluster.SandboxState:
+    plan = sandbox.plan_nodes(nodes, "mixed")
+    return cluster.SandboxState(
+        network="dlrs-sandbox",
+        os="mixed",
+        clear_version=26240,
+        nodes=[
+            cluster.NodeState(p.name, p.container, "id", p.role, p.os, 40000 + i, "", "img")
+            for i, p in enumerate(plan)
+        ],
+        mirror=cluster.MirrorState(
+            "dlrs-sandbox-mirror", "id", "mirror", "", "img", {}, files.mirror_urls("mirror")
+        ),
+        inventory=str(tmp_path / "hosts.yml"),
+        known_hosts=str(tmp_path / "known_hosts"),
+        private_key=str(tmp_path / "id_ed25519"),
+        stack_images=[],
+    )
+
+
+def test_hosts_yml_has_the_agreed_form(tmp_path):
+    data = yaml.safe_load(files.render_hosts_yml(tmp_path, _state(tmp_path)))
+    top = data["all"]["vars"]
+    assert top["ansible_user"] == "dlrs"
+    assert top["ansible_become"] is True
+    assert top["ansible_ssh_private_key_file"] == str(tmp_path / "id_ed25519")
+    assert top["ansible_ssh_common_args"] == f"-o UserKnownHostsFile={tmp_path}/known_hosts"
+    assert top["ansible_python_interpreter"] == "/usr/bin/python3"
+    assert {k: v for k, v in top.items() if k.startswith("dlrs_")} == {
+        "dlrs_apt_proxy": "http://mirror:3142",
+        "dlrs_clearlinux_mirror": "http://mirror:8080/clearlinux/update",
+        "dlrs_upstream_registry": "mirror:5000",
+    }
+    children = data["all"]["children"]
+    assert children["masters"]["hosts"] == {
+        "node1": {"ansible_host": "127.0.0.1", "ansible_port": 40000}
+    }
+    assert list(children["workers"]["hosts"]) == ["node2", "node3"]
+
+
+def test_single_node_inventory_keeps_an_empty_workers_group(tmp_path):
+    data = yaml.safe_load(files.render_hosts_yml(tmp_path, _state(tmp_path, nodes=1)))
+    assert data["all"]["children"]["workers"] == {"hosts": {}}
+
+
+def test_key_pair_is_made_once_and_private(tmp_path):
+    key, public = files.ensure_key_pair(tmp_path)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert public.startswith("ssh-ed25519 ")
+    assert key.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert files.ensure_key_pair(tmp_path) == (key, public)
+
+
+def test_known_hosts_pins_every_port(tmp_path):
+    path = files.write_known_hosts(tmp_path, {2201: ["ssh-ed25519 AAAA1"], 2202: ["ssh-rsa B"]})
+    entries = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert entries == ["[127.0.0.1]:2201 ssh-ed25519 AAAA1", "[127.0.0.1]:2202 ssh-rsa B"]
+
+
+def test_ansible_parses_the_clear_linux_os_release_as_clear_linux():
+    from ansible.module_utils.facts.system.distribution import DistributionFiles
+
+    text = (REPO / "tests" / "sandbox" / "host-clearlinux" / "os-release").read_text()
+    parser = DistributionFiles(module=None)
+    ok, facts = parser.parse_distribution_file_ClearLinux("ClearLinux", text, "", {})
+    assert ok
+    assert facts["distribution"] == "Clear Linux OS"
+    assert facts["distribution_version"] == "26240"
+    assert facts["distribution_release"] == "clear-linux-os"
+    # Ansible tries /etc/os-release as Debian before Clear Linux: that must not match
+    assert "Debian" not in text
+
+
+def test_cli_registers_up_status_down_with_their_options():
+    parser = argparse.ArgumentParser(prog="dlrs-provision")
+    sandbox.register_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sandbox", "up", "--nodes", "2", "--os", "clearlinux"])
+    assert (args.nodes, args.os, args.clear_version) == (2, "clearlinux", 26240)
+    assert callable(args.func)
+    assert parser.parse_args(["sandbox", "down", "--images"]).images is True
+    assert callable(parser.parse_args(["sandbox", "status"]).func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sandbox", "up", "--os", "windows"])
