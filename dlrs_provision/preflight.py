@@ -121,7 +121,7 @@ def host_reports(inv: Inventory, facts_dir: Path, result: RunResult | None) -> l
                 f"{t['data_format']}"
             )
             if t.get("reserved_cpuset"):
-                tuning += f", reserved {t['reserved_cpuset']}"
+                tuning += f", reserved cpuset {t['reserved_cpuset']}"
         verdict = "not run"
         if result is not None and host in result.hosts:
             summary = result.hosts[host]

@@ -53,7 +53,7 @@ def plan_text(plan: Plan) -> str:
             t = h.tuning
             tune = (
                 f"inter {t['num_inter_threads']}, intra {t['num_intra_threads']}, "
-                f"{t['data_format']}, reserved {t['reserved_cores']}"
+                f"{t['data_format']}, {t['reserved_cores']} core(s) kept for IO"
             )
             if t["overrides"]:
                 tune += (
