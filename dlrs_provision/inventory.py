@@ -754,6 +754,24 @@ def _check(inv: Inventory) -> list[Problem]:
                     field="dlrs_clearlinux_version",
                 )
             )
+        mirror = inv.setting(name, "dlrs_clearlinux_mirror")
+        if (
+            isinstance(mirror, str)
+            and mirror.startswith("http://")
+            and inv.setting(name, "dlrs_clearlinux_allow_insecure_http") is not True
+        ):
+            var = inv.host_vars(name)["dlrs_clearlinux_mirror"]
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"the swupd mirror {mirror} is plain HTTP, which swupd refuses",
+                    fix="serve the mirror over https://, or set "
+                    "dlrs_clearlinux_allow_insecure_http: true",
+                    line=var.origin.line,
+                    where=var.level,
+                    field="dlrs_clearlinux_mirror",
+                )
+            )
     return _dedupe(problems)
 
 

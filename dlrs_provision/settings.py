@@ -6,6 +6,7 @@ Validation refuses keys that are not declared here, with a did-you-mean for near
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ class Setting:
             "image": "an image reference such as registry:5000/org/name:tag",
             "version": "a Kubernetes version such as 1.32 or 1.32.3",
             "hostport": "a host name or address with an optional :port",
+            "cidr": "a network in CIDR form such as 10.244.0.0/16",
         }[self.kind]
 
     def check(self, value: Any) -> str | None:
@@ -90,6 +92,11 @@ class Setting:
             return f"is {value!r}, not a Kubernetes version"
         elif kind == "hostport" and not _HOST_PORT.match(value):
             return f"is {value!r}, not host[:port]"
+        elif kind == "cidr":
+            try:
+                ipaddress.ip_network(value, strict=True)
+            except ValueError:
+                return f"is {value!r}, not a network in CIDR form"
         return None
 
 
@@ -148,6 +155,24 @@ SETTINGS: dict[str, Setting] = {
         Setting("dlrs_clearlinux_mirror", "url", "the site's swupd mirror (content and version)"),
         Setting("dlrs_clearlinux_bundles", "list", "extra swupd bundles to add", default=[]),
         Setting(
+            "dlrs_clearlinux_force_pin",
+            "bool",
+            "move a node that is newer than dlrs_clearlinux_version back to the pin",
+            default=False,
+        ),
+        Setting(
+            "dlrs_clearlinux_autoupdate",
+            "bool",
+            "leave swupd's automatic updates on (off keeps the cluster on one version)",
+            default=False,
+        ),
+        Setting(
+            "dlrs_clearlinux_allow_insecure_http",
+            "bool",
+            "let swupd use a plain-HTTP mirror (swupd refuses http:// otherwise)",
+            default=False,
+        ),
+        Setting(
             "dlrs_min_memory_mb",
             "int",
             "memory a node needs to pass preflight",
@@ -160,6 +185,30 @@ SETTINGS: dict[str, Setting] = {
         Setting("dlrs_https_proxy", "url", "HTTPS proxy for nodes, runtimes and the kubelet"),
         Setting("dlrs_no_proxy", "list", "extra no_proxy entries", default=[]),
         Setting("dlrs_upstream_registry", "hostport", "registry the stack images come from"),
+        Setting("dlrs_pod_network_cidr", "cidr", "Kubernetes pod network", default="10.244.0.0/16"),
+        Setting("dlrs_service_cidr", "cidr", "Kubernetes service network", default="10.96.0.0/12"),
+        # --- node preparation
+        Setting(
+            "dlrs_time_sync",
+            "str",
+            "time synchronisation service",
+            default="auto",
+            choices=("auto", "chrony", "timesyncd"),
+        ),
+        Setting(
+            "dlrs_cpu_governor",
+            "str",
+            "CPU frequency governor where cpufreq exists",
+            default="performance",
+            choices=("performance", "powersave", "schedutil", "ondemand"),
+        ),
+        Setting(
+            "dlrs_firewalld",
+            "str",
+            "RHEL family: keep firewalld with the cluster's ports open, or disable it",
+            default="open-ports",
+            choices=("open-ports", "disable"),
+        ),
         # --- versions
         Setting("dlrs_kubernetes_version", "version", "Kubernetes version for kubeadm/kubelet"),
     ]

@@ -101,6 +101,7 @@ def render_hosts_yml(directory: Path, state: SandboxState) -> str:
         "    ansible_python_interpreter: /usr/bin/python3",
         f"    dlrs_apt_proxy: {_q(urls['apt_proxy'])}",
         f"    dlrs_clearlinux_mirror: {_q(urls['clearlinux_mirror'])}",
+        "    dlrs_clearlinux_allow_insecure_http: true  # the sandbox mirror is plain HTTP",
         f"    dlrs_upstream_registry: {_q(urls['registry'])}",
         "  children:",
         "    masters:",

@@ -115,6 +115,7 @@ def test_hosts_yml_has_the_agreed_form(tmp_path):
     assert {k: v for k, v in top.items() if k.startswith("dlrs_")} == {
         "dlrs_apt_proxy": "http://mirror:3142",
         "dlrs_clearlinux_mirror": "http://mirror:8080/clearlinux/update",
+        "dlrs_clearlinux_allow_insecure_http": True,
         "dlrs_upstream_registry": "mirror:5000",
     }
     children = data["all"]["children"]

@@ -412,3 +412,14 @@ def test_vault_values_are_not_shown_or_checked(tmp_path):
     )
     inv = inventory.load(write(tmp_path, text))
     assert repr(inv.values("m1")["ansible_become_password"]) == "<vault-encrypted>"
+
+
+def test_plain_http_swupd_mirror_needs_the_explicit_setting(tmp_path):
+    text = GOOD.replace("dlrs_variant: mkl", "dlrs_clearlinux_mirror: http://mirror:8080/update")
+    p = only(write(tmp_path, text))
+    assert "plain HTTP, which swupd refuses" in p.message
+    assert "dlrs_clearlinux_allow_insecure_http: true" in p.fix
+    allowed = text.replace(
+        "  children:", "    dlrs_clearlinux_allow_insecure_http: true\n  children:", 1
+    )
+    assert inventory.load(write(tmp_path, allowed)).masters == ["m1"]
