@@ -33,8 +33,9 @@ def run_cli(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
 
 def controller_topology() -> tuning.Topology:
     """The CPUs this machine has: the containers share its kernel, so they see the same."""
-    text = subprocess.run(["lscpu", "-p=CPU,CORE,SOCKET,NODE"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["lscpu", "-p=CPU,CORE,SOCKET,NODE"], capture_output=True, text=True, check=True
+    ).stdout
     return tuning.topology_from_facts({"preflight_cpu_topology": tuning.parse_lscpu(text)})
 
 
@@ -100,8 +101,9 @@ def test_wrong_key_is_an_authentication_failure(sandbox, tmp_path):
     wrong = tmp_path / "hosts.yml"
     wrong.write_text(yaml.safe_dump(inv))
     proc = run_cli("preflight", str(wrong), "--json", state_dir=tmp_path / "state")
-    reached = {x["host"]: x for x in map(json.loads, proc.stdout.splitlines())
-               if x["kind"] == "reach"}
+    reached = {
+        x["host"]: x for x in map(json.loads, proc.stdout.splitlines()) if x["kind"] == "reach"
+    }
     assert proc.returncode == 1
     assert {r["result"] for r in reached.values()} == {"auth"}
     assert str(key) in reached["node1"]["reason"] and "dlrs" in reached["node1"]["reason"]
@@ -122,8 +124,11 @@ def test_clear_linux_host_below_26240_fails_the_support_check(sandbox, tmp_path)
         assert "Clear Linux OS 26000 is not supported" in row
         assert "26240 or newer" in row
         for node in ("node1", "node3"):
-            assert next(line for line in proc.stdout.splitlines()
-                        if line.startswith(node)).rstrip().endswith("ok")
+            assert (
+                next(line for line in proc.stdout.splitlines() if line.startswith(node))
+                .rstrip()
+                .endswith("ok")
+            )
     finally:
         swupd("repair", "--picky", "-V", "26240", "--force")
     assert "Installed version: 26240" in swupd("info")
