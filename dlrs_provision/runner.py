@@ -150,13 +150,15 @@ class _EventTranslator:
             status = "changed"
         if status == "failed" and data.get("ignore_errors"):
             status = "ok"
+        # a debug task's message is meant for the operator (no_log results carry none)
+        is_note = data.get("resolved_action") == "ansible.builtin.debug" and status == "ok"
         item = Progress(
             "result",
             phase=self.phase,
             task=data.get("task", ""),
             host=host,
             status=status,
-            message=_message(res) if status in ("failed", "unreachable") else "",
+            message=_message(res) if status in ("failed", "unreachable") or is_note else "",
         )
         summary = self.hosts.setdefault(host, HostSummary())
         if status in ("failed", "unreachable") and summary.failure is None:
@@ -310,7 +312,7 @@ class TerminalProgress:
         elif item.kind == "task" and self.verbose:
             self.write(f"   - {item.task}")
         elif item.kind == "result":
-            if item.status in ("ok", "skipped") and not self.verbose:
+            if item.status in ("ok", "skipped") and not self.verbose and not item.message:
                 return
             line = f"   {item.status:<11} {item.host:<16} {item.task}"
             if item.message:

@@ -110,25 +110,34 @@ def test_wrong_key_is_an_authentication_failure(sandbox, tmp_path):
 
 
 def test_clear_linux_host_below_26240_fails_the_support_check(sandbox, tmp_path):
+    """Below the minimum without a mirror to update from: refused, with the version. With the
+    sandbox's mirror configured, the same host passes: the OS phase will bring it up."""
     container = sandbox.node("node2").container
 
     def swupd(*args: str) -> str:
         return docker("exec", container, "swupd", *args, INSECURE).stdout
 
+    inv = yaml.safe_load(Path(sandbox.inventory).read_text())
+    del inv["all"]["vars"]["dlrs_clearlinux_mirror"]
+    no_mirror = tmp_path / "hosts.yml"
+    no_mirror.write_text(yaml.safe_dump(inv))
+
     swupd("repair", "--picky", "-V", "26000", "--force")
     try:
         assert "Installed version: 26000" in swupd("info")
-        proc = run_cli("preflight", sandbox.inventory, state_dir=tmp_path)
+        proc = run_cli("preflight", str(no_mirror), state_dir=tmp_path / "a")
         assert proc.returncode == 1
-        row = next(line for line in proc.stdout.splitlines() if line.startswith("node2"))
-        assert "Clear Linux OS 26000 is not supported" in row
-        assert "26240 or newer" in row
-        for node in ("node1", "node3"):
-            assert (
-                next(line for line in proc.stdout.splitlines() if line.startswith(node))
-                .rstrip()
-                .endswith("ok")
-            )
+        rows: dict[str, str] = {}
+        for line in proc.stdout.splitlines():  # the preflight table comes first
+            if line.strip():
+                rows.setdefault(line.split()[0], line)
+        assert "Clear Linux OS 26000 is not supported" in rows["node2"]
+        assert "26240 or newer" in rows["node2"]
+        assert rows["node1"].rstrip().endswith("ok") and rows["node3"].rstrip().endswith("ok")
+
+        proc = run_cli("preflight", sandbox.inventory, "-v", state_dir=tmp_path / "b")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "the OS phase updates it from http://mirror:8080" in proc.stderr
     finally:
         swupd("repair", "--picky", "-V", "26240", "--force")
     assert "Installed version: 26240" in swupd("info")
