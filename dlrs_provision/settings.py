@@ -55,6 +55,7 @@ class Setting:
             "version": "a Kubernetes version such as 1.32 or 1.32.3",
             "hostport": "a host name or address with an optional :port",
             "cidr": "a network in CIDR form such as 10.244.0.0/16",
+            "path": "an absolute path",
         }[self.kind]
 
     def check(self, value: Any) -> str | None:
@@ -92,6 +93,8 @@ class Setting:
             return f"is {value!r}, not a Kubernetes version"
         elif kind == "hostport" and not _HOST_PORT.match(value):
             return f"is {value!r}, not host[:port]"
+        elif kind == "path" and not value.startswith("/"):
+            return f"is {value!r}, not an absolute path"
         elif kind == "cidr":
             try:
                 ipaddress.ip_network(value, strict=True)
@@ -187,6 +190,42 @@ SETTINGS: dict[str, Setting] = {
         Setting("dlrs_upstream_registry", "hostport", "registry the stack images come from"),
         Setting("dlrs_pod_network_cidr", "cidr", "Kubernetes pod network", default="10.244.0.0/16"),
         Setting("dlrs_service_cidr", "cidr", "Kubernetes service network", default="10.96.0.0/12"),
+        # --- container runtimes
+        Setting(
+            "dlrs_container_runtime",
+            "str",
+            "Kubernetes runtime through CRI: containerd, or CRI-O (Clear Linux only)",
+            default="containerd",
+            choices=("containerd", "crio"),
+        ),
+        Setting(
+            "dlrs_docker_source",
+            "str",
+            "Debian/Ubuntu: the distribution's docker.io, or Docker's own repository",
+            default="distribution",
+            choices=("distribution", "upstream"),
+        ),
+        Setting("dlrs_docker_repo_url", "url", "Docker's package repository (or a mirror of it)"),
+        Setting("dlrs_docker_repo_key_url", "url", "signing key of that repository"),
+        Setting("dlrs_docker_data_root", "path", "Docker's data-root"),
+        Setting(
+            "dlrs_registry_mirrors",
+            "list",
+            "registry mirrors (URLs) for Docker/containerd",
+            default=[],
+        ),
+        Setting(
+            "dlrs_insecure_registries",
+            "list",
+            "registries reached over plain HTTP (host:port); only those listed",
+            default=[],
+        ),
+        Setting(
+            "dlrs_pause_image",
+            "image",
+            "the pod sandbox (pause) image",
+            default="registry.k8s.io/pause:3.10",
+        ),
         # --- node preparation
         Setting(
             "dlrs_time_sync",
