@@ -19,7 +19,7 @@ from dlrs_provision import (
     sandbox,
     tuning,
 )
-from dlrs_provision.catalog import VARIANTS
+from dlrs_provision.catalog import IMAGES, VARIANTS
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DlrsError, UsageError
 from dlrs_provision.facts import load_facts
 
@@ -119,6 +119,32 @@ def _run(args: argparse.Namespace, playbook: str, resume: str) -> int:
     else:
         _out(summary)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_images_list(args: argparse.Namespace) -> int:
+    rows = [img.to_dict() for img in IMAGES]
+    if args.json:
+        _out(json.dumps(rows, indent=2))
+        return EXIT_OK
+    _out(
+        report.table(
+            [
+                [
+                    r["ref"],
+                    r["variant"],
+                    r["data_format"],
+                    "yes" if r["openmp"] else "no",
+                    r["status"],
+                    r["note"],
+                ]
+                for r in rows
+            ],
+            ["image", "variant", "data_format", "OpenMP env", "status", "note"],
+        )
+    )
+    defaults = ", ".join(f"{v.name} -> {v.image}" for v in VARIANTS.values())
+    _out(f"dlrs_variant picks the default image: {defaults}; dlrs_image overrides it")
+    return EXIT_OK
 
 
 def _resume(args: argparse.Namespace) -> str:
@@ -272,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inventory")
     _add_run_options(p)
     p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser("images", help="the stack's image catalog")
+    images = p.add_subparsers(dest="images_command", metavar="COMMAND", required=True)
+    q = images.add_parser("list", help="the catalogued images, their variant and tuning needs")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_images_list)
 
     sandbox.register_cli(sub)
     return parser

@@ -754,6 +754,22 @@ def _check(inv: Inventory) -> list[Problem]:
                     field="dlrs_clearlinux_version",
                 )
             )
+        image = inv.setting(name, "dlrs_image")
+        chosen = inv.setting(name, "dlrs_variant")
+        built = catalog.image_variant(image) if isinstance(image, str) else None
+        if built and chosen in catalog.VARIANTS and built != chosen:
+            var = inv.host_vars(name)["dlrs_image"]
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"image {image} is the {built} build, but dlrs_variant is "
+                    f"{chosen}: the tuning would not fit the image",
+                    fix=f"set dlrs_variant: {built} where this image is used",
+                    line=var.origin.line,
+                    where=var.level,
+                    field="dlrs_image",
+                )
+            )
         mirror = inv.setting(name, "dlrs_clearlinux_mirror")
         if (
             isinstance(mirror, str)

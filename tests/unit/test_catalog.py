@@ -1,0 +1,71 @@
+"""The image catalog and its use by the inventory and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlrs_provision import catalog, inventory
+from dlrs_provision.errors import InputError
+
+CLI = str(Path(sys.executable).parent / "dlrs-provision")
+
+
+def test_seed_images_and_their_variants():
+    assert catalog.VARIANTS["mkl"].image == "clearlinux/stacks-dlaas-mkl:latest"
+    assert catalog.VARIANTS["eigen"].image == "clearlinux/stacks-dlaas-oss:latest"
+    seeds = {i.ref: i.variant for i in catalog.IMAGES if i.status == "seed"}
+    assert seeds == {
+        "clearlinux/stacks-dlaas-mkl:latest": "mkl",
+        "clearlinux/stacks-dlaas-oss:latest": "eigen",
+    }
+
+
+@pytest.mark.parametrize(
+    ("ref", "variant"),
+    [
+        ("clearlinux/stacks-dlaas-oss:latest", "eigen"),
+        ("mirror:5000/clearlinux/stacks-dlaas-mkl:latest", "mkl"),
+        ("registry.example.com/clearlinux/stacks-dlrs-oss:v0.5", "eigen"),
+        ("intel/intel-optimized-tensorflow", "onednn"),
+        ("example/unknown:1", None),
+    ],
+)
+def test_image_variant_ignores_registry_and_tag(ref, variant):
+    assert catalog.image_variant(ref) == variant
+
+
+def test_image_of_another_variant_is_refused(tmp_path):
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  vars:\n    dlrs_variant: mkl\n    dlrs_image: clearlinux/stacks-dlaas-oss:latest\n"
+        "  children:\n    masters:\n      hosts:\n        m1:\n"
+    )
+    with pytest.raises(InputError) as info:
+        inventory.load(path)
+    (p,) = info.value.problems
+    assert "is the eigen build, but dlrs_variant is mkl" in p.message
+    assert p.fix == "set dlrs_variant: eigen where this image is used" and p.line == 4
+
+
+def test_uncatalogued_image_is_taken_as_given(tmp_path):
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  vars:\n    dlrs_image: registry.local:5000/site/tf:2.15\n"
+        "  children:\n    masters:\n      hosts:\n        m1:\n"
+    )
+    assert inventory.load(path).image("m1") == "registry.local:5000/site/tf:2.15"
+
+
+def test_images_list_json():
+    out = subprocess.run(
+        [CLI, "images", "list", "--json"], capture_output=True, text=True, check=True
+    ).stdout
+    rows = {r["ref"]: r for r in json.loads(out)}
+    assert rows["clearlinux/stacks-dlaas-mkl:latest"]["data_format"] == "NCHW"
+    assert rows["clearlinux/stacks-dlaas-oss:latest"]["openmp"] is False
+    assert rows["intel/intel-optimized-tensorflow:latest"]["status"] == "current"
