@@ -2,6 +2,7 @@
 #   make demo       set up, start the local sandbox, run `dlrs-provision cluster` on it
 #   make test       everything CI runs: lint, unit, role (molecule) and end-to-end tests
 #   make test-fast  lint and unit tests only (no containers), for the edit loop
+#   make molecule   every role scenario (ROLES="preflight" for one role's)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -39,6 +40,9 @@ test-fast: lint unit
 
 test: venv
 	bash tests/run-all.sh
+
+molecule: venv
+	$(BIN)/python tests/molecule/run.py $(ROLES)
 
 demo: venv
 	bash tests/demo.sh
