@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dlrs_provision.docker_engine import docker_cli, run_docker
 from dlrs_provision.errors import EnvironmentProblem
+from dlrs_provision.sandbox import k8s_repo
 from dlrs_provision.sandbox.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class ImageSpec:
     hashed: tuple[str, ...] = ()  # further checkout files that shape the image
     build_args: tuple[tuple[str, str], ...] = ()
     swupd_tree: bool = False  # write the swupd mirror tree into the context (srv-mirror/)
+    k8s_repo: bool = False  # write the Kubernetes stand-ins apt repositories (srv-mirror/k8s)
 
 
 SPECS: dict[str, ImageSpec] = {
@@ -70,6 +72,7 @@ SPECS: dict[str, ImageSpec] = {
             parent="base",
             hashed=("tests/standins/make_swupd_mirror.py",),
             swupd_tree=True,
+            k8s_repo=True,
         ),
         ImageSpec("stack-dlaas-mkl", "stack-test", parent="base", build_args=(("FLAVOR", "mkl"),)),
         ImageSpec("stack-dlaas-oss", "stack-test", parent="base", build_args=(("FLAVOR", "oss"),)),
@@ -123,6 +126,8 @@ class ImageBuilder:
             feed("arg", key, value)
         if spec.swupd_tree:
             feed("swupd", repr((SWUPD_VERSIONS, SWUPD_BUNDLES, SWUPD_LATEST, SWUPD_MIRROR_PATH)))
+        if spec.k8s_repo:
+            feed("k8s-repo", k8s_repo.recipe_digest(self.root))
         self._hashes[name] = digest.hexdigest()
         return self._hashes[name]
 
@@ -188,6 +193,8 @@ class ImageBuilder:
                 shutil.copy2(self._source(source), context / dest)
             if spec.swupd_tree:
                 self._write_swupd_tree(context / "srv-mirror" / SWUPD_MIRROR_PATH)
+            if spec.k8s_repo:
+                k8s_repo.build_k8s_repo(self.root, context / "srv-mirror" / "k8s", echo=self.say)
             cmd = [docker_cli(), "build", "--rm", "--force-rm", "-t", tag]
             cmd += ["--label", f"dlrs-provision.sandbox.recipe-hash={self.recipe_hash(spec.name)}"]
             if spec.parent:
