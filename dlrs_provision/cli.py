@@ -54,6 +54,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    if args.sweep:
+        return _sweep(args)
+    if not args.facts:
+        raise UsageError("tune needs --facts FILE (or --sweep to measure this machine)")
     facts = load_facts(args.facts)
     try:
         result = tuning.compute(facts, mode=args.mode, variant=args.variant)
@@ -64,6 +68,56 @@ def cmd_tune(args: argparse.Namespace) -> int:
         ) from None
     data = result.to_dict()
     _out(json.dumps(data, indent=2, sort_keys=True) if args.json else report.tuning_table(data))
+    return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """Measure the synthetic benchmark over an inter x intra grid on this machine."""
+    from dlrs_provision.benchmark import sweep
+
+    python = sweep.find_python(args.python)
+    grid = [None if not v else [int(x) for x in v.split(",")] for v in (args.inter, args.intra)]
+    settings = sweep.Settings(
+        batch_size=args.batch_size, num_batches=args.num_batches, repeats=args.repeats
+    )
+    facts = load_facts(args.facts) if args.facts else None
+    result = sweep.sweep(
+        python,
+        grid[0],
+        grid[1],
+        facts=facts,
+        variant=args.variant,
+        settings=settings,
+        on_point=lambda p: _err(f"  inter {p.inter} intra {p.intra}: {p.images_per_sec}"),
+    )
+    _out(sweep.render_text(result))
+    if args.out:
+        for path in sweep.write_report(args.out, result).values():
+            _out(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_render_tfjob(args: argparse.Namespace) -> int:
+    from dlrs_provision import tfjob
+
+    inv = _load_inventory(args.inventory)
+    manifests = tfjob.build(
+        inv,
+        Path(args.facts_dir) if args.facts_dir else None,
+        workers=args.workers.split(",") if args.workers else None,
+        ps=args.ps,
+        batch_size=args.batch_size,
+        model=args.model,
+        num_batches=args.num_batches,
+        benchmark=args.benchmark,
+    )
+    for warning in manifests.warnings:
+        _err(f"warning: {warning}")
+    if args.out:
+        Path(args.out).write_text(manifests.to_yaml())
+        _err(f"wrote {args.out}")
+    else:
+        _out(manifests.to_yaml().rstrip())
     return EXIT_OK
 
 
@@ -266,7 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="compute the tuning values from a host's facts")
     p.add_argument(
         "--facts",
-        required=True,
         help="JSON of `ansible HOST -m setup`, or a jsonfile fact-cache file",
     )
     p.add_argument(
@@ -277,6 +330,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--variant", choices=sorted(VARIANTS), default="mkl")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    sweep = p.add_argument_group("measuring (--sweep): the synthetic benchmark over a grid")
+    sweep.add_argument(
+        "--sweep",
+        action="store_true",
+        help="run the benchmark on this machine over inter x intra thread counts "
+        "and compare the best with the calculator's choice",
+    )
+    sweep.add_argument("--inter", help="inter values, e.g. 1,2 (default: around the choice)")
+    sweep.add_argument("--intra", help="intra values, e.g. 1,2,4")
+    sweep.add_argument("--batch-size", type=int, default=16)
+    sweep.add_argument("--num-batches", type=int, default=10)
+    sweep.add_argument("--repeats", type=int, default=1, help="runs per point (median counts)")
+    sweep.add_argument("--python", help="a Python with TensorFlow (default: .venv-tf's)")
+    sweep.add_argument("--out", help="folder for sweep.md and sweep.json")
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("plan", help="show what `cluster` would do to each host")
@@ -298,6 +365,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inventory")
     _add_run_options(p)
     p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser("render", help="render Kubernetes objects from the inventory")
+    kinds = p.add_subparsers(dest="render_kind", metavar="KIND", required=True)
+    q = kinds.add_parser("tfjob", help="the distributed benchmark as a Kubeflow TFJob")
+    q.add_argument("inventory")
+    q.add_argument("--facts-dir", help="fact cache folder (default: the inventory's own)")
+    q.add_argument("--workers", help="comma-separated worker hosts (default: group workers)")
+    q.add_argument("--ps", type=int, default=1, help="parameter servers (default 1)")
+    q.add_argument("--batch-size", type=int, default=64)
+    q.add_argument("--num-batches", type=int, default=100)
+    q.add_argument("--model", default="resnet50")
+    q.add_argument(
+        "--benchmark",
+        choices=("tf_cnn_benchmarks", "synthetic"),
+        help="default: the variant's (tf_cnn_benchmarks for the TF1 images)",
+    )
+    q.add_argument("--out", help="write the YAML here instead of standard output")
+    q.set_defaults(func=cmd_render_tfjob)
 
     p = sub.add_parser("images", help="the stack's image catalog")
     images = p.add_subparsers(dest="images_command", metavar="COMMAND", required=True)

@@ -23,4 +23,6 @@ trap report EXIT
 stage lint make --no-print-directory lint
 # Docker Engine for the test hosts: installed and started here when no daemon answers.
 stage docker "${BIN}/dlrs-provision" sandbox docker
+# TensorFlow for CPU in its own environment, for the real benchmark runs (tests/tf)
+stage tf-venv bash tests/tf/setup.sh
 stage pytest "${BIN}/pytest" tests --durations=15 -p no:cacheprovider

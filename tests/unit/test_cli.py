@@ -166,3 +166,46 @@ def test_cluster_refuses_a_bad_inventory_before_running(tmp_path):
 def test_no_command_prints_help_and_exits_2():
     proc = cli()
     assert proc.returncode == 2 and "validate" in proc.stderr
+
+
+def test_render_tfjob_from_cached_facts_validates_against_the_crd(tmp_path):
+    import jsonschema
+    import yaml
+
+    facts = json.loads((FACTS / "xeon-gold-6140-2s-ht.json").read_text())["ansible_facts"]
+    facts["ansible_memtotal_mb"] = 192000
+    for host in ("xeon-m01", "xeon-w01", "xeon-w02", "xeon-w03", "xeon-w04"):
+        (tmp_path / host).write_text(json.dumps(facts))
+    proc = cli(
+        "render",
+        "tfjob",
+        "inventory/sample/hosts.yml",
+        "--facts-dir",
+        str(tmp_path),
+        "--workers",
+        "xeon-w01,xeon-w02",
+    )
+    assert proc.returncode == 0, proc.stderr
+    docs = list(yaml.safe_load_all(proc.stdout))
+    job = next(d for d in docs if d["kind"] == "TFJob")
+    crd = yaml.safe_load(
+        (REPO.parent / "shared/reference/kubeflow.org_tfjobs.v1.9.0.yaml").read_text()
+    )
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    jsonschema.validate(job, schema)
+    worker = job["spec"]["tfReplicaSpecs"]["Worker"]
+    assert worker["replicas"] == 2
+    args = worker["template"]["spec"]["containers"][0]["args"]
+    assert "--num_inter_threads=2" in args and "--num_intra_threads=32" in args  # multi-node
+    assert "--data_format=NCHW" in args and "--mkl=True" in args
+
+
+def test_render_tfjob_without_facts_points_to_preflight(tmp_path):
+    proc = cli("render", "tfjob", "inventory/sample/hosts.yml", "--facts-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert "dlrs-provision preflight" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tune_without_facts_or_sweep_is_a_usage_error():
+    proc = cli("tune")
+    assert proc.returncode == 2 and "--facts" in proc.stderr
