@@ -89,8 +89,10 @@ def test_stopped_host_is_unreachable_within_seconds_while_others_are_checked(san
         assert elapsed < 60  # a guard against hanging, not a speed claim
     finally:
         docker("start", node.container)
-        # the restarted container has a new published port: `up` writes the inventory anew
-        sandbox_api.up(nodes=3, os="mixed")
+        # the restarted container has a new published port: `up` writes the inventory anew,
+        # and the session's state (shared with the other tests) takes the new ports
+        fresh = sandbox_api.up(nodes=3, os="mixed")
+        sandbox.nodes[:] = fresh.nodes
 
 
 def test_wrong_key_is_an_authentication_failure(sandbox, tmp_path):

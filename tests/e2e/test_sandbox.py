@@ -217,7 +217,12 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
     assert list(data["all"]["children"]["masters"]["hosts"]) == ["node1"]
     assert list(data["all"]["children"]["workers"]["hosts"]) == ["node2", "node3"]
     dlrs_keys = {k for k in data["all"]["vars"] if k.startswith("dlrs_")}
-    assert dlrs_keys == {"dlrs_apt_proxy", "dlrs_clearlinux_mirror", "dlrs_upstream_registry"}
+    assert dlrs_keys == {
+        "dlrs_apt_proxy",
+        "dlrs_clearlinux_mirror",
+        "dlrs_clearlinux_allow_insecure_http",
+        "dlrs_upstream_registry",
+    }
     assert stat.S_IMODE(os.stat(sandbox.private_key).st_mode) == 0o600
 
 
