@@ -47,8 +47,8 @@ def book(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_cluster_preflight_on_localhost_caches_facts_and_tuning(tmp_path, state):
-    result, events = run(tmp_path, paths.playbook("cluster.yml"))
+def test_preflight_on_localhost_caches_facts_and_tuning(tmp_path, state):
+    result, events = run(tmp_path, paths.playbook("preflight.yml"))
     assert result.ok, runner.render_summary(result, "resume")
     assert result.hosts["localhost"].state == "ok"
     assert result.hosts["localhost"].changed == 0  # preflight changes nothing
@@ -219,7 +219,7 @@ def test_json_progress_lines(tmp_path, state):
     inv = tmp_path / "hosts.yml"
     inv.write_text(LOCAL)
     result = runner.run_playbook(
-        runner.RunOptions(inventory=inv, playbook=paths.playbook("cluster.yml")),
+        runner.RunOptions(inventory=inv, playbook=paths.playbook("preflight.yml")),
         runner.JsonProgress(lines.append),
     )
     assert result.ok
