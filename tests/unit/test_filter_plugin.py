@@ -16,32 +16,24 @@ from dlrs_provision import runner, tuning
 ANSIBLE = str(Path(sys.executable).parent / "ansible")
 
 
+def ansible_adhoc(tmp_path: Path, facts: dict, module: str, args: str):
+    """Run one ad-hoc task on localhost with `facts` as a variable, the project's settings on."""
+    (tmp_path / "vars.json").write_text(json.dumps({"facts": facts}))
+    env = os.environ | runner.ansible_env(tmp_path / "hosts")
+    return subprocess.run(
+        [ANSIBLE, "localhost", "-c", "local", "-i", "localhost,",
+         "-e", f"@{tmp_path / 'vars.json'}",
+         "-e", f"ansible_python_interpreter={sys.executable}",
+         "-m", module, "-a", args],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+
 def run_filter(tmp_path: Path, facts: dict, expr: str) -> dict:
     """Evaluate `expr` in Ansible with `facts` as a variable; return the JSON result."""
-    (tmp_path / "vars.json").write_text(json.dumps({"facts": facts}))
     out = tmp_path / "out.json"
-    env = os.environ | runner.ansible_env(tmp_path / "hosts")
-    proc = subprocess.run(
-        [
-            ANSIBLE,
-            "localhost",
-            "-c",
-            "local",
-            "-i",
-            "localhost,",
-            "-e",
-            f"@{tmp_path / 'vars.json'}",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            "ansible.builtin.copy",
-            "-a",
-            f"content={{{{ {expr} | to_json }}}} dest={out}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
+    proc = ansible_adhoc(
+        tmp_path, facts, "ansible.builtin.copy", f"content={{{{ {expr} | to_json }}}} dest={out}"
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(out.read_text())
@@ -77,29 +69,11 @@ def test_lscpu_filter_matches_parser(tmp_path):
 
 
 def test_filter_reports_a_missing_fact(tmp_path):
-    (tmp_path / "vars.json").write_text(json.dumps({"facts": {"ansible_processor_count": 2}}))
-    env = os.environ | runner.ansible_env(tmp_path / "hosts")
-    proc = subprocess.run(
-        [
-            ANSIBLE,
-            "localhost",
-            "-c",
-            "local",
-            "-i",
-            "localhost,",
-            "-e",
-            f"@{tmp_path / 'vars.json'}",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            "msg={{ facts | dlrs_tuning }}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
+    proc = ansible_adhoc(
+        tmp_path,
+        {"ansible_processor_count": 2},
+        "ansible.builtin.debug",
+        "msg={{ facts | dlrs_tuning }}",
     )
     assert proc.returncode != 0
     assert "missing fact ansible_processor_cores" in proc.stdout + proc.stderr
