@@ -60,7 +60,9 @@ class HostSummary:
     failed: int = 0
     unreachable: int = 0
     skipped: int = 0
-    failure: Progress | None = None  # the first failure, for the summary
+    # The failure that stopped the host, for the summary: the last one seen, so that a block whose
+    # rescue ends in the role's own message shows that message, not the rescued command's error.
+    failure: Progress | None = None
 
     @property
     def state(self) -> str:
@@ -161,7 +163,7 @@ class _EventTranslator:
             message=_message(res) if status in ("failed", "unreachable") or is_note else "",
         )
         summary = self.hosts.setdefault(host, HostSummary())
-        if status in ("failed", "unreachable") and summary.failure is None:
+        if status in ("failed", "unreachable"):
             summary.failure = item
         self.emit(item)
 

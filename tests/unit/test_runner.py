@@ -90,6 +90,32 @@ def test_failure_is_reported_with_task_message_and_resume(tmp_path, state):
     assert "to resume after fixing the cause, run: dlrs-provision cluster hosts.yml" in text
 
 
+def test_summary_names_the_rescue_s_own_message_not_the_rescued_command(tmp_path, state):
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Phase demo
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Join
+              block:
+                - name: Run the join command
+                  ansible.builtin.command: "false"
+                  changed_when: false
+              rescue:
+                - name: Explain the failed join
+                  ansible.builtin.fail:
+                    msg: the join was refused; run kubeadm reset -f, then resume
+        """,
+    )
+    result, _events = run(tmp_path, playbook)
+    assert not result.ok
+    failure = result.hosts["localhost"].failure
+    assert failure.task == "Explain the failed join"
+    assert "kubeadm reset -f" in runner.render_summary(result, "resume")
+
+
 def test_unreachable_host_is_reported(tmp_path, state):
     with socket.socket() as s:  # a port on this machine that nobody listens on
         s.bind(("127.0.0.1", 0))
