@@ -29,8 +29,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/k8s/*-stand-in
-	$(BIN)/ruff format --check dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/k8s/*-stand-in
+	$(BIN)/ruff check dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
+	$(BIN)/ruff format --check dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint -q --offline --profile production playbooks roles
 

@@ -6,12 +6,18 @@ content URL and the version URL (`swupd mirror -s URL`):
     root_dir/version/format<FMT>/latest     latest version, one integer (as swupd reads it)
     root_dir/version/latest_version         the same integer (swupd's absolute latest)
     root_dir/<N>/Manifest.MoM               JSON: the bundles available in version N
+    root_dir/<N>/Manifest.<bundle>          JSON: one bundle's payload (what stands in for its
+                                            content: Debian packages, or nothing)
 
 The real Manifest.MoM is a signed, tar-wrapped manifest of manifests with file hashes; the
-stand-in's is a small JSON document (see tests/standins/README.md). Standard library only.
+stand-in's is a small JSON document (see tests/standins/README.md). A bundle's payload is this
+project's own idea: the test hosts are Debian underneath, so Debian packages (installed with
+apt-get by the stand-in's bundle-add) stand in for the files of a Clear Linux bundle.
+debian_payloads() gives the payloads of the bundles that dlrs-provision's roles add. Standard
+library only.
 
     python3 tests/standins/make_swupd_mirror.py --out DIR --versions 26000,26240,26300 \
-        --bundles os-core,containers-basic,cloud-native-basic
+        --bundles os-core,containers-basic,cloud-native-basic [--payloads payloads.json]
 """
 
 from __future__ import annotations
@@ -24,10 +30,113 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 MOM_FORMAT = "swupd-stand-in-mom/1"
+BUNDLE_FORMAT = "swupd-stand-in-bundle/1"
 DEFAULT_FORMAT = "staging"
 REQUIRED_BUNDLE = "os-core"
 BUNDLE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 FORMAT_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# apt's names: a package (optionally =version), an apt source's name in file names. Neither may
+# start with "-", so nothing in a payload can become an option of apt-get.
+APT_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$")
+APT_SOURCE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+PAYLOAD_KEYS = {"packages", "proxy", "sources"}
+SOURCE_KEYS = {"name", "uri", "suite", "components", "key"}
+
+# The Kubernetes stand-in packages that cloud-native-basic installs: the newest 1.32 patch
+# release of the sandbox's repository (tests/sandbox/k8s-repo/repos.yaml).
+KUBERNETES_PACKAGE_VERSION = "1.32.3-1.1"
+
+
+def debian_payloads(
+    apt_proxy: str, k8s_repo_url: str, k8s_version: str = KUBERNETES_PACKAGE_VERSION
+) -> dict[str, dict[str, object]]:
+    """The payloads of the bundles that dlrs-provision's roles add, for a Debian host dressed as
+    Clear Linux: Debian packages through the site's apt proxy, the Kubernetes stand-in packages
+    from the mirror's pkgs.k8s.io-like repository (`k8s_repo_url` ends in .../deb/).
+
+    containers-basic: docker.io, which brings containerd and runc (Clear Linux's bundle carries
+    Docker and its runtime). cloud-native-basic: kubeadm, kubelet, kubectl at `k8s_version`, plus
+    containerd as the CRI runtime (Clear Linux's bundle carries CRI-O; the roles use containerd).
+    """
+    repo = k8s_repo_url.rstrip("/") + "/"
+    minor = ".".join(k8s_version.split("-")[0].split(".")[:2])
+    return {
+        "containers-basic": {"proxy": apt_proxy, "packages": ["docker.io"]},
+        "cloud-native-basic": {
+            "proxy": apt_proxy,
+            "sources": [
+                {
+                    "name": f"kubernetes-v{minor}",
+                    "uri": repo,
+                    "suite": "/",
+                    "key": repo + "Release.key",
+                }
+            ],
+            "packages": [
+                f"kubeadm={k8s_version}",
+                f"kubelet={k8s_version}",
+                f"kubectl={k8s_version}",
+                "containerd",
+            ],
+        },
+    }
+
+
+def check_payload(bundle: str, payload: Mapping[str, object]) -> dict[str, object]:
+    """A payload as the stand-in reads it, or ValueError naming what is wrong."""
+    where = f"payload of {bundle}"
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"{where}: must be a mapping, not {type(payload).__name__}")
+    unknown = set(payload) - PAYLOAD_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(PAYLOAD_KEYS)})")
+    packages = payload.get("packages")
+    if (
+        not isinstance(packages, list)
+        or not packages
+        or not all(isinstance(p, str) and APT_PACKAGE_RE.match(p) for p in packages)
+    ):
+        raise ValueError(f"{where}: packages must be a non-empty list of apt names, e.g. docker.io")
+    proxy = payload.get("proxy")
+    if proxy is not None and not (isinstance(proxy, str) and proxy.startswith("http://")):
+        raise ValueError(f"{where}: proxy must be an http:// URL, e.g. http://mirror:3142")
+    sources = payload.get("sources", [])
+    if not isinstance(sources, list):
+        raise ValueError(f"{where}: sources must be a list")
+    names = set()
+    for source in sources:
+        if not isinstance(source, Mapping) or set(source) - SOURCE_KEYS:
+            raise ValueError(f"{where}: each source is a mapping of {sorted(SOURCE_KEYS)}")
+        name = source.get("name")
+        if not isinstance(name, str) or not APT_SOURCE_NAME_RE.match(name) or name in names:
+            raise ValueError(f"{where}: source name {name!r} must be unique, [a-z0-9.-]")
+        names.add(name)
+        for key in ("uri", "key"):
+            if not isinstance(source.get(key), str) or not source[key]:
+                raise ValueError(f"{where}: source {name} needs {key} (a URL)")
+        suite = source.get("suite", "/")
+        components = source.get("components", [])
+        if not isinstance(suite, str) or not isinstance(components, list):
+            raise ValueError(f"{where}: source {name}: suite is a string, components a list")
+        if suite.endswith("/") != (not components):
+            raise ValueError(
+                f"{where}: source {name}: a flat repository (suite ending in /) has no "
+                "components; any other suite needs them"
+            )
+    return {k: payload[k] for k in sorted(payload)}
+
+
+def render_bundle_manifest(version: int, bundle: str, payload: Mapping[str, object] | None) -> str:
+    """The text of the stand-in's Manifest.<bundle> for `version` (payload None: nothing but
+    the bundle's marker file is installed)."""
+    document = {
+        "format": BUNDLE_FORMAT,
+        "version": version,
+        "bundle": bundle,
+        "stand_in": "Debian packages stand in for this Clear Linux bundle's content (tests only)",
+        "apt": None if payload is None else check_payload(bundle, payload),
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def render_mom(version: int, bundles: Sequence[str], previous: int = 0, fmt: str = "") -> str:
@@ -49,12 +158,15 @@ def write_mirror(
     latest: int | None = None,
     *,
     fmt: str = DEFAULT_FORMAT,
+    payloads: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Path:
     """Write the mirror tree for `versions` under `root_dir` and return its path.
 
     `bundles` is one list for every version, or a mapping version -> list (every version must
     have an entry). os-core is always added. `latest` (default: the highest version) is what the
     version URL announces; it may name a version without content, to model a broken mirror.
+    `payloads` maps a bundle to what stands in for its content (see debian_payloads()); every
+    bundle of every version gets its Manifest.<bundle>, with "apt": null when it has none.
     """
     wanted = sorted({_positive_int(v, "version") for v in versions})
     if not wanted:
@@ -76,6 +188,12 @@ def write_mirror(
                 raise ValueError(f"invalid bundle name {name!r}")
         per_version[version] = list(names)
     announced = max(wanted) if latest is None else _positive_int(latest, "latest")
+    payloads = dict(payloads or {})
+    offered = {name for names in per_version.values() for name in names}
+    for name, payload in payloads.items():
+        if name not in offered:
+            raise ValueError(f"a payload is given for {name}, which no version offers")
+        check_payload(name, payload)
 
     root = Path(root_dir)
     previous = 0
@@ -84,6 +202,9 @@ def write_mirror(
         version_dir.mkdir(parents=True, exist_ok=True)
         mom = render_mom(version, per_version[version], previous, fmt)
         (version_dir / "Manifest.MoM").write_text(mom, encoding="utf-8")
+        for bundle in sorted({REQUIRED_BUNDLE, *per_version[version]}):
+            manifest = render_bundle_manifest(version, bundle, payloads.get(bundle))
+            (version_dir / f"Manifest.{bundle}").write_text(manifest, encoding="utf-8")
         previous = version
     format_dir = root / "version" / f"format{fmt}"
     format_dir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--latest", type=int, help="version announced as latest (default: max)")
     parser.add_argument("--format", default=DEFAULT_FORMAT, help="swupd format string")
+    parser.add_argument(
+        "--payloads",
+        metavar="FILE",
+        help="JSON file: bundle -> payload (Debian packages standing in for its content); "
+        "without it every bundle installs only its marker file",
+    )
     args = parser.parse_args(argv)
     try:
         versions = [_positive_int(v, "version") for v in _split(args.versions)]
@@ -139,7 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if version not in bundles:
                 raise ValueError(f"--version-bundles names {version}, which is not in --versions")
             bundles[version] = _split(names)
-        root = write_mirror(args.out, versions, bundles, args.latest, fmt=args.format)
+        payloads = None
+        if args.payloads:
+            payloads = json.loads(Path(args.payloads).read_text(encoding="utf-8"))
+            if not isinstance(payloads, dict):
+                raise ValueError(f"{args.payloads}: must hold a JSON object (bundle -> payload)")
+        root = write_mirror(
+            args.out, versions, bundles, args.latest, fmt=args.format, payloads=payloads
+        )
     except (ValueError, TypeError, OSError) as exc:
         print(f"make_swupd_mirror: {exc}", file=sys.stderr)
         return 2

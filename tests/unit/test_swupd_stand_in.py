@@ -148,8 +148,10 @@ class System:
         self.p(rel).parent.mkdir(parents=True, exist_ok=True)
         self.p(rel).write_text(text)
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "SWUPD_STAND_IN_ROOT": str(self.root)}
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **(env or {}), "SWUPD_STAND_IN_ROOT": str(self.root)}
         return subprocess.run(
             [*self.program, *args],
             env=env,
@@ -887,3 +889,292 @@ def test_autoupdate_enable_and_disable_together(system: System) -> None:
     result = system.run("autoupdate", "--enable", "--disable")
     assert result.returncode == 15
     assert not system.p("var/lib/swupd-stand-in/autoupdate").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# bundle payloads: Debian packages that stand in for a bundle's content, installed with apt-get
+# (here a recording fake of apt-get on PATH: these tests never install anything)
+
+APT_PROXY = "http://apt-proxy.invalid:3142"
+ARMORED_KEY = (
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQGNBGZ0ZXN0a2V5\n=abcd\n"
+    "-----END PGP PUBLIC KEY BLOCK-----\n"
+)
+RECORDING_FAKE_APT_GET = """\
+#!/bin/sh
+# recording fake of apt-get (unit test): one JSON line per call, with argv and the environment
+# that matters; exits 100 (as apt-get does on errors) for the subcommand in $FAKE_APT_GET_FAIL.
+"$FAKE_APT_GET_PYTHON" - "$@" <<'PY'
+import json, os, sys
+with open(os.environ["FAKE_APT_GET_RECORD"], "a") as out:
+    out.write(json.dumps({"argv": sys.argv[1:],
+                          "frontend": os.environ.get("DEBIAN_FRONTEND")}) + "\\n")
+PY
+case " $* " in *" ${FAKE_APT_GET_FAIL:-none} "*)
+  echo "E: Unable to locate package (recording fake)" >&2; exit 100;; esac
+exit 0
+"""
+
+
+class PayloadSystem(System):
+    """A System whose mirror gives containers-basic and cloud-native-basic Debian payloads,
+    with a recording fake of apt-get first on PATH."""
+
+    def __init__(self, root: Path, bin_dir: Path, record: Path) -> None:
+        super().__init__(root)
+        self.env = {
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "FAKE_APT_GET_RECORD": str(record),
+            "FAKE_APT_GET_PYTHON": PYTHON,
+        }
+        self.record = record
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return super().run(*args, env={**self.env, **(env or {})})
+
+    def apt_calls(self) -> list[dict[str, object]]:
+        if not self.record.exists():
+            return []
+        return [json.loads(line) for line in self.record.read_text().splitlines()]
+
+
+def _options(argv: list[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-o"]
+
+
+@pytest.fixture
+def payload_mirror(http_server: tuple[Path, str]) -> Mirror:
+    serve_dir, base_url = http_server
+    name = "p" + str(len(list(serve_dir.iterdir())))
+    served = Mirror(serve_dir, base_url, name)
+    repo = f"{base_url}/{name}/k8s/core:/stable:/v1.32/deb/"
+    payloads = make_swupd_mirror.debian_payloads(APT_PROXY, repo)
+    make_swupd_mirror.write_mirror(served.tree, VERSIONS, BUNDLES, payloads=payloads)
+    key = serve_dir / name / "k8s" / "core:" / "stable:" / "v1.32" / "deb" / "Release.key"
+    key.parent.mkdir(parents=True)
+    key.write_text(ARMORED_KEY)
+    return served
+
+
+@pytest.fixture
+def payload_system(tmp_path: Path, payload_mirror: Mirror) -> PayloadSystem:
+    bin_dir = tmp_path / "recording-fake-apt-get-bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(RECORDING_FAKE_APT_GET)
+    (bin_dir / "apt-get").chmod(0o755)
+    node = PayloadSystem(tmp_path / "root", bin_dir, tmp_path / "apt-get-calls.jsonl")
+    node.set_version(INSTALLED)
+    node.p("usr/share/clear/bundles").mkdir(parents=True)
+    node.add_bundle("os-core")
+    node.set_mirror_files(payload_mirror.url)
+    node.write("etc/swupd/config", "[GLOBAL]\nallow_insecure_http=true\n")
+    return node
+
+
+def test_write_mirror_writes_a_manifest_per_bundle_with_its_payload(tmp_path: Path) -> None:
+    payloads = make_swupd_mirror.debian_payloads(APT_PROXY, "http://mirror:8080/k8s/deb")
+    del payloads["cloud-native-basic"]  # no version offers it here
+    make_swupd_mirror.write_mirror(tmp_path, [10, 20], {10: [], 20: ["containers-basic"]},
+                                   payloads=payloads)  # fmt: skip
+    core = json.loads((tmp_path / "10/Manifest.os-core").read_text())
+    assert (core["format"], core["bundle"], core["apt"]) == (
+        "swupd-stand-in-bundle/1",
+        "os-core",
+        None,
+    )
+    assert not (tmp_path / "10/Manifest.containers-basic").exists()
+    docker = json.loads((tmp_path / "20/Manifest.containers-basic").read_text())
+    assert docker["apt"] == {"packages": ["docker.io"], "proxy": APT_PROXY}
+    assert "stand in" in docker["stand_in"]
+
+
+def test_debian_payloads_pin_the_kubernetes_stand_ins_and_add_their_repository() -> None:
+    payloads = make_swupd_mirror.debian_payloads(APT_PROXY, "http://mirror:8080/k8s/v/deb")
+    assert set(payloads) == {"containers-basic", "cloud-native-basic"}
+    native = payloads["cloud-native-basic"]
+    version = make_swupd_mirror.KUBERNETES_PACKAGE_VERSION
+    assert native["packages"] == [f"kubeadm={version}", f"kubelet={version}",
+                                  f"kubectl={version}", "containerd"]  # fmt: skip
+    assert native["sources"] == [
+        {
+            "name": "kubernetes-v1.32",
+            "uri": "http://mirror:8080/k8s/v/deb/",
+            "suite": "/",
+            "key": "http://mirror:8080/k8s/v/deb/Release.key",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"packages": ["-oAPT::Get::AllowUnauthenticated=1"]}, "apt names"),
+        ({"packages": []}, "apt names"),
+        ({"packages": ["docker.io"], "scripts": ["rm -rf /"]}, "unknown keys"),
+        ({"packages": ["docker.io"], "proxy": "mirror:3142"}, "http:// URL"),
+        ({"packages": ["x"], "sources": [{"name": "../evil", "uri": "u", "key": "k"}]}, "name"),
+        ({"packages": ["x"], "sources": [{"name": "k", "uri": "u"}]}, "needs key"),
+        (
+            {"packages": ["x"], "sources": [{"name": "k", "uri": "u", "key": "k", "suite": "a"}]},
+            "flat repository",
+        ),
+    ],
+)
+def test_write_mirror_refuses_bad_payloads(tmp_path: Path, payload: dict, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        make_swupd_mirror.write_mirror(tmp_path, [10], ["b"], payloads={"b": payload})
+    with pytest.raises(ValueError, match="which no version offers"):
+        make_swupd_mirror.write_mirror(tmp_path, [10], ["b"], payloads={"c": {"packages": ["x"]}})
+
+
+def test_make_mirror_cli_reads_payloads(tmp_path: Path) -> None:
+    payloads = tmp_path / "payloads.json"
+    payloads.write_text(json.dumps({"containers-basic": {"packages": ["docker.io"]}}))
+    args = ["--out", str(tmp_path / "m"), "--versions", "10", "--bundles", "containers-basic"]
+    assert make_swupd_mirror.main([*args, "--payloads", str(payloads)]) == 0
+    manifest = json.loads((tmp_path / "m/10/Manifest.containers-basic").read_text())
+    assert manifest["apt"] == {"packages": ["docker.io"]}
+    payloads.write_text('["not", "a", "mapping"]')
+    assert make_swupd_mirror.main([*args, "--payloads", str(payloads)]) == 2
+
+
+def test_bundle_add_installs_the_payload_with_apt_get_through_the_proxy(
+    payload_system: PayloadSystem,
+) -> None:
+    result = payload_system.run("bundle-add", "containers-basic")
+    assert result.returncode == 0, result.stderr
+    assert "Successfully installed 1 bundle" in result.stdout
+    assert payload_system.bundles() == ["containers-basic", "os-core"]
+    calls = payload_system.apt_calls()
+    assert [c["argv"][-1] for c in calls] == ["update", "docker.io"]
+    update, install = (c["argv"] for c in calls)
+    assert install[-3:] == ["install", "--no-install-recommends", "docker.io"]
+    assert update[-2:] == ["--error-on=any", "update"]  # a source that fails fails the bundle
+    assert "-y" in install and "-q" in install
+    assert f"Acquire::http::Proxy={APT_PROXY}" in _options(update)
+    assert _options(update) == _options(install)
+    assert all(c["frontend"] == "noninteractive" for c in calls)
+    # no apt source of the stand-in's own yet: nothing goes around the proxy
+    assert not [o for o in _options(install) if o.endswith("=DIRECT")]
+
+
+def test_bundle_add_writes_the_apt_source_and_key_that_the_payload_names(
+    payload_system: PayloadSystem, payload_mirror: Mirror
+) -> None:
+    result = payload_system.run("bundle-add", "cloud-native-basic")
+    assert result.returncode == 0, result.stderr
+    name = "swupd-stand-in-kubernetes-v1.32"
+    key = payload_system.p(f"etc/apt/keyrings/{name}.asc")
+    assert key.read_text() == ARMORED_KEY
+    base = payload_mirror.url.rsplit("/clearlinux/update", 1)[0]
+    sources = payload_system.p(f"etc/apt/sources.list.d/{name}.sources").read_text()
+    assert f"URIs: {base}/k8s/core:/stable:/v1.32/deb/\n" in sources
+    assert "Suites: /\n" in sources and "Components" not in sources
+    assert f"Signed-By: /etc/apt/keyrings/{name}.asc\n" in sources
+    assert "swupd stand-in" in sources
+    install = payload_system.apt_calls()[-1]["argv"]
+    version = make_swupd_mirror.KUBERNETES_PACKAGE_VERSION
+    assert install[-4:] == [f"kubeadm={version}", f"kubelet={version}", f"kubectl={version}",
+                            "containerd"]  # fmt: skip
+    # the mirror's own repository is reached directly, Debian's archive through the proxy
+    assert "Acquire::http::Proxy::127.0.0.1=DIRECT" in _options(install)
+    assert f"Acquire::http::Proxy={APT_PROXY}" in _options(install)
+
+
+def test_an_installed_bundle_is_not_installed_again(payload_system: PayloadSystem) -> None:
+    assert payload_system.run("bundle-add", "cloud-native-basic").returncode == 0
+    calls = len(payload_system.apt_calls())
+    sources = payload_system.p("etc/apt/sources.list.d/swupd-stand-in-kubernetes-v1.32.sources")
+    mtime = sources.stat().st_mtime_ns
+    again = payload_system.run("bundle-add", "cloud-native-basic")
+    assert again.returncode == 0
+    assert "1 bundle was already installed" in again.stdout
+    assert len(payload_system.apt_calls()) == calls
+    assert sources.stat().st_mtime_ns == mtime
+
+
+def test_two_bundles_share_one_apt_get_update(payload_system: PayloadSystem) -> None:
+    result = payload_system.run("bundle-add", "containers-basic", "cloud-native-basic")
+    assert result.returncode == 0, result.stderr
+    verbs = [c["argv"][-1] for c in payload_system.apt_calls()]
+    assert verbs == ["update", "containerd", "docker.io"]  # cloud-native-basic sorts first
+    assert payload_system.bundles() == ["cloud-native-basic", "containers-basic", "os-core"]
+
+
+@pytest.mark.parametrize("failing", ["install", "update"])
+def test_a_failed_apt_get_exits_28_and_leaves_no_marker(
+    payload_system: PayloadSystem, failing: str
+) -> None:
+    result = payload_system.run("bundle-add", "containers-basic",
+                                env={"FAKE_APT_GET_FAIL": failing})  # fmt: skip
+    assert result.returncode == 28  # SWUPD_SUBPROCESS_ERROR
+    assert "E: Unable to locate package (recording fake)" in result.stderr
+    assert "bundle containers-basic not installed" in result.stderr
+    assert "Failed to install 1 of 1 bundles" in result.stdout
+    assert payload_system.bundles() == ["os-core"]
+    # the next try runs apt-get again (nothing was recorded as installed)
+    assert payload_system.run("bundle-add", "containers-basic").returncode == 0
+    assert payload_system.bundles() == ["containers-basic", "os-core"]
+
+
+def test_a_bundle_without_payload_installs_only_its_marker(system: System, tmp_path: Path) -> None:
+    record = tmp_path / "calls.jsonl"
+    bin_dir = tmp_path / "recording-fake-apt-get-bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(RECORDING_FAKE_APT_GET)
+    (bin_dir / "apt-get").chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "FAKE_APT_GET_RECORD": str(record), "FAKE_APT_GET_PYTHON": PYTHON}  # fmt: skip
+    assert system.run("bundle-add", "containers-basic", env=env).returncode == 0
+    assert system.bundles() == ["containers-basic", "os-core"]
+    assert not record.exists()
+
+
+def test_a_missing_bundle_manifest_exits_14(
+    payload_system: PayloadSystem, payload_mirror: Mirror
+) -> None:
+    (payload_mirror.tree / str(INSTALLED) / "Manifest.containers-basic").unlink()
+    result = payload_system.run("bundle-add", "containers-basic")
+    assert result.returncode == 14  # SWUPD_COULDNT_LOAD_MANIFEST
+    assert f"Failed to retrieve {INSTALLED} containers-basic manifest" in result.stderr
+    assert payload_system.bundles() == ["os-core"]
+    assert payload_system.apt_calls() == []
+
+
+def test_the_stand_in_refuses_a_payload_that_could_pass_options_to_apt_get(
+    payload_system: PayloadSystem, payload_mirror: Mirror
+) -> None:
+    path = payload_mirror.tree / str(INSTALLED) / "Manifest.containers-basic"
+    manifest = json.loads(path.read_text())
+    manifest["apt"]["packages"] = ["docker.io", "--allow-unauthenticated"]
+    path.write_text(json.dumps(manifest))
+    result = payload_system.run("bundle-add", "containers-basic")
+    assert result.returncode == 14
+    assert "Invalid manifest" in result.stderr
+    assert payload_system.apt_calls() == []
+
+
+def test_an_unreadable_source_key_exits_17(
+    payload_system: PayloadSystem, payload_mirror: Mirror
+) -> None:
+    served = payload_mirror.tree.parents[1]
+    (served / "k8s/core:/stable:/v1.32/deb/Release.key").unlink()
+    result = payload_system.run("bundle-add", "cloud-native-basic")
+    assert result.returncode == 17  # SWUPD_COULDNT_DOWNLOAD_FILE
+    assert "Failed to download the key of apt source kubernetes-v1.32" in result.stderr
+    assert payload_system.bundles() == ["os-core"]
+    assert payload_system.apt_calls() == []
+
+
+def test_bundle_remove_drops_the_marker_and_leaves_the_packages(
+    payload_system: PayloadSystem,
+) -> None:
+    assert payload_system.run("bundle-add", "containers-basic").returncode == 0
+    calls = len(payload_system.apt_calls())
+    result = payload_system.run("bundle-remove", "containers-basic")
+    assert result.returncode == 0
+    assert "Debian packages that a bundle's payload installed stay" in result.stdout
+    assert payload_system.bundles() == ["os-core"]
+    assert len(payload_system.apt_calls()) == calls  # no apt-get remove
