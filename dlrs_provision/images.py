@@ -1,8 +1,12 @@
 """Images for air-gapped sites: one archive of the stack's images, made where a registry can be
 reached, pushed into the cluster's own registry where none can.
 
-    dlrs-provision images save --out FILE [--image REF ...]     (on a connected machine)
-    dlrs-provision images load FILE INVENTORY                   (beside the cluster)
+    dlrs-provision images save -o FILE [--image REF ...] [--inventory INV]   (connected machine)
+    dlrs-provision images load FILE INVENTORY [--registry HOST:PORT]        (beside the cluster)
+
+`save` takes the images named, else those of the inventory's hosts (dlrs_image or the variant's),
+else every variant's default image. Credentials for the source registry come from the
+environment (DLRS_REGISTRY_USERNAME, DLRS_REGISTRY_PASSWORD), never from the command line.
 
 The archive is an OCI image layout in a tar file: `oci-layout`, `index.json` (one entry per
 image: its manifest's digest and size, the platform, and the name in the annotations
@@ -28,7 +32,9 @@ import io
 import json
 import logging
 import os
+import re
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,16 +59,58 @@ log = logging.getLogger(__name__)
 Echo = Callable[[str], None]
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
+_HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
 NAME_ANNOTATION = "io.containerd.image.name"
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 INDEX_ANNOTATION = "dlrs-provision.index-digest"
 ID_ANNOTATION = "dlrs-provision.image-id"
 DEFAULT_PORT = 5443
+USERNAME_ENV = "DLRS_REGISTRY_USERNAME"
+PASSWORD_ENV = "DLRS_REGISTRY_PASSWORD"
 
 
 def default_images() -> list[str]:
     """The images `save` takes when none are named: every variant's default image."""
     return sorted({v.image for v in catalog.VARIANTS.values()})
+
+
+@dataclass(frozen=True)
+class SaveSource:
+    """What `save` takes and where from, as an inventory describes it."""
+
+    images: list[str]
+    registry: str | None  # dlrs_upstream_registry: where docker.io images come from
+    insecure_registries: list[str]
+
+
+def source_from_inventory(inventory_path: Path) -> SaveSource:
+    """The images of the inventory's hosts (each host's dlrs_image or its variant's image), the
+    master's upstream registry and its list of plain-HTTP registries."""
+    from dlrs_provision import inventory as inventory_mod
+
+    inv = inventory_mod.load(inventory_path)
+    hosts = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
+    found = sorted({inv.image(h) for h in hosts}) or default_images()
+    master = inv.masters[0]
+    return SaveSource(
+        found,
+        inv.setting(master, "dlrs_upstream_registry"),
+        list(inv.setting(master, "dlrs_insecure_registries") or []),
+    )
+
+
+def credentials_from_env(environ: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(user name, password) for the source registry, from the environment (never argv, where
+    every user of the machine can read them)."""
+    env = os.environ if environ is None else environ
+    username = env.get(USERNAME_ENV) or None
+    password = env.get(PASSWORD_ENV) or None
+    if password and not username:
+        raise UsageError(
+            f"{PASSWORD_ENV} is set without {USERNAME_ENV}",
+            f"export {USERNAME_ENV} as well, or unset {PASSWORD_ENV}",
+        )
+    return username, password
 
 
 @dataclass(frozen=True)
@@ -145,16 +193,22 @@ def save(
     refs = [Reference.parse(r) for r in (images or default_images())]
     out = Path(out)
     if out.is_dir():
-        raise UsageError(f"{out} is a folder", "give a file name, e.g. --out dlrs-images.tar")
+        raise UsageError(f"{out} is a folder", "give a file name, e.g. -o dlrs-images.tar")
+    if not out.parent.is_dir():
+        raise UsageError(
+            f"{out}: the folder {out.parent} does not exist", "create it, or write elsewhere"
+        )
     part = out.with_name(out.name + ".part")
     clients: dict[str, RegistryClient] = {}
     written: set[str] = set()
     saved: list[SavedImage] = []
     entries: list[dict[str, Any]] = []
+    current = refs[0] if refs else None
     try:
         with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
             _add_bytes(tar, "oci-layout", json.dumps(LAYOUT_VERSION).encode())
             for ref in refs:
+                current = ref
                 client = _source_client(
                     ref,
                     clients,
@@ -224,6 +278,12 @@ def save(
             index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
             _add_bytes(tar, "index.json", json.dumps(index, indent=2).encode())
         os.replace(part, out)
+    except RegistryError as exc:
+        part.unlink(missing_ok=True)
+        name = current.familiar if current else "the images"
+        raise type(exc)(
+            f"{name}: {exc.message}; no archive was written", exc.hint, exc.status
+        ) from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -242,18 +302,40 @@ class Archive:
 
     @classmethod
     def open(cls, path: Path) -> Archive:
+        if not Path(path).is_file():
+            raise UsageError(
+                f"{path}: no such archive file",
+                "give the file written by `dlrs-provision images save -o FILE`",
+            )
         try:
             with tarfile.open(path, "r:*") as tar:
                 layout = json.loads(_member(tar, "oci-layout", path))
                 index = json.loads(_member(tar, "index.json", path))
-        except (OSError, tarfile.TarError, ValueError) as exc:
+        except (OSError, EOFError, tarfile.TarError, zlib.error, ValueError) as exc:
+            reason = " ".join(str(exc).split())
+            if isinstance(exc, tarfile.ReadError):
+                reason = (
+                    "cut short: the file ends inside the archive"
+                    if "unexpected end" in reason
+                    else "not a readable tar file"
+                )
             raise UsageError(
-                f"{path}: not an OCI image layout archive ({exc})",
-                "make one with `dlrs-provision images save --out FILE`",
+                f"{path}: not an OCI image layout archive ({reason})",
+                "make one with `dlrs-provision images save -o FILE`",
             ) from None
-        if layout.get("imageLayoutVersion") != "1.0.0":
+        if not isinstance(layout, dict) or layout.get("imageLayoutVersion") != "1.0.0":
             raise UsageError(f"{path}: unknown OCI layout version {layout!r}")
-        return cls(Path(path), list(index.get("manifests") or []))
+        manifests = index.get("manifests") if isinstance(index, dict) else None
+        if not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
+            raise UsageError(f"{path}: index.json does not list the images (no `manifests`)")
+        return cls(Path(path), manifests)
+
+    def names(self) -> list[str]:
+        """The images' names, as `save` wrote them."""
+        return [
+            str((m.get("annotations") or {}).get(NAME_ANNOTATION) or m.get("digest"))
+            for m in self.entries
+        ]
 
 
 def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
@@ -300,20 +382,33 @@ def target_from_inventory(inventory_path: Path, registry: str | None = None) -> 
     """
     from dlrs_provision import inventory as inventory_mod
 
+    if registry is not None and not _HOST_PORT.match(registry):
+        raise UsageError(
+            f"--registry {registry!r} is not host:port",
+            "give the address this machine reaches the master's registry by, e.g. 10.0.0.1:5443",
+        )
     inv = inventory_mod.load(inventory_path)
     if not inv.masters:
         raise UsageError(f"{inventory_path}: no host in the masters group")
     master = inv.masters[0]
-    values = inv.values(master)
-    host = values.get("dlrs_registry_cache_host") or master
-    port = values.get("dlrs_registry_cache_port") or DEFAULT_PORT
-    hostport = registry or f"{host}:{port}"
-    insecure = list(values.get("dlrs_insecure_registries") or [])
-    mode = str(values.get("dlrs_registry_mode") or "proxy")
-    ca = paths.state_dir(Path(inventory_path)) / "pki" / "ca.crt"
-    url = registry_url(hostport, insecure)
-    if url.startswith("https://") and not ca.is_file():
+    if inv.setting(master, "dlrs_registry_cache") is False:
         raise UsageError(
+            f"{inventory_path}: dlrs_registry_cache is false: the cluster has no registry to "
+            "load images into",
+            "set dlrs_registry_cache: true and dlrs_registry_mode: local, run "
+            "`dlrs-provision cluster`, then load again",
+        )
+    host = inv.setting(master, "dlrs_registry_cache_host") or master
+    port = inv.setting(master, "dlrs_registry_cache_port") or DEFAULT_PORT
+    insecure = list(inv.setting(master, "dlrs_insecure_registries") or [])
+    mode = str(inv.setting(master, "dlrs_registry_mode") or "proxy")
+    # the registry serves plain HTTP only when its own host:port is listed as insecure (as role
+    # registry_cache decides); the address this machine uses does not change that
+    plain = f"{host}:{port}" in insecure or (registry is not None and registry in insecure)
+    url = ("http://" if plain else "https://") + (registry or f"{host}:{port}")
+    ca = paths.state_dir(Path(inventory_path)) / "pki" / "ca.crt"
+    if url.startswith("https://") and not ca.is_file() and mode == "local":
+        raise UsageError(  # (a cache in proxy mode is refused by load(), with the reason)
             f"the cluster's CA is not at {ca}",
             "run the images phase first (it makes the CA), from this inventory's state folder",
         )
@@ -326,7 +421,12 @@ def load(
     *,
     echo: Echo | None = None,
 ) -> LoadResult:
-    """Push every image of the archive into the cluster's registry: blobs first, tag last."""
+    """Push every image of the archive into the cluster's registry: blobs first, tag last.
+
+    Every error names the image and the registry, and what was already loaded: an image whose
+    push failed has no tag in the registry (its tag is written last), so nothing half-written
+    is ever pulled; running `load` again pushes only what is missing.
+    """
     say = echo or log.info
     if target.mode != "local":
         raise UsageError(
@@ -337,56 +437,102 @@ def load(
         )
     archive = Archive.open(Path(archive_path))
     client = RegistryClient(target.url, ca_file=target.ca_file, timeout=600, retries=2)
-    client.ping()
+    names = ", ".join(archive.names()) or "no image"
+    try:
+        client.ping()
+    except RegistryError as exc:
+        raise RegistryError(
+            f"nothing was pushed: {names} cannot go to the cluster's registry {target.url}: "
+            f"{exc.message}",
+            exc.hint,
+        ) from None
     result = LoadResult(target.url, [])
-    with tarfile.open(archive.path, "r:*") as tar:
-        for entry in archive.entries:
-            desc = Descriptor.from_json(entry)
-            annotations = desc.annotations or {}
-            name = annotations.get(NAME_ANNOTATION)
-            if not name:
-                tag = annotations.get(REF_ANNOTATION)
-                raise UsageError(
-                    f"{archive.path}: image {desc.digest} has no {NAME_ANNOTATION} annotation"
-                    + (f" (only the tag {tag!r})" if tag else ""),
-                    "archives made by `dlrs-provision images save` name every image",
-                )
-            repository, tag = target_repository(name)
-            raw = _read(tar, _blob_member(tar, desc.digest, archive.path))
-            if sha256_digest(raw) != desc.digest:
-                raise RegistryError(f"{archive.path}: manifest {desc.digest} is damaged")
-            manifest = Manifest.from_bytes(raw, desc.media_type)
-            if manifest.is_index:
-                raise UsageError(f"{archive.path}: {name} is an index; one platform per image")
-            for blob in manifest.blobs:
-                member = _blob_member(tar, blob.digest, archive.path)
-                if member.size != blob.size:
-                    raise RegistryError(
-                        f"{archive.path}: blob {blob.digest} has {member.size} bytes, "
-                        f"the manifest says {blob.size}"
-                    )
-                handle = tar.extractfile(member)
-                assert handle is not None
-                if client.push_blob(repository, blob, handle):
-                    result.pushed_blobs += 1
-                    result.pushed_bytes += blob.size
-                else:
-                    result.present_blobs += 1
-            client.put_manifest(repository, manifest.digest, manifest)
-            if tag:
-                client.put_manifest(repository, tag, manifest)
-                result.tags.append(f"{repository}:{tag}")
-            say(f"{name}: pushed as {client.host}/{repository}:{tag or manifest.digest}")
-            result.images.append(
-                SavedImage(
-                    name,
-                    manifest.digest,
-                    manifest.config.digest,
-                    manifest.download_size,
-                    annotations.get(INDEX_ANNOTATION),
-                )
-            )
+    try:
+        with tarfile.open(archive.path, "r:*") as tar:
+            for entry in archive.entries:
+                _load_one(archive, tar, entry, client, result, say)
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+        raise UsageError(
+            f"{archive.path}: the archive is damaged ({exc.__class__.__name__}: {exc})"
+            + _loaded_note(result),
+            "make it again with `dlrs-provision images save`, then load again",
+        ) from None
     return result
+
+
+def _loaded_note(result: LoadResult) -> str:
+    done = [img.ref for img in result.images]
+    return f"; loaded before this: {', '.join(done)}" if done else ""
+
+
+def _load_one(
+    archive: Archive,
+    tar: tarfile.TarFile,
+    entry: dict[str, Any],
+    client: RegistryClient,
+    result: LoadResult,
+    say: Echo,
+) -> None:
+    desc = Descriptor.from_json(entry)
+    annotations = desc.annotations or {}
+    name = annotations.get(NAME_ANNOTATION)
+    if not name:
+        tag = annotations.get(REF_ANNOTATION)
+        raise UsageError(
+            f"{archive.path}: image {desc.digest} has no {NAME_ANNOTATION} annotation"
+            + (f" (only the tag {tag!r})" if tag else ""),
+            "archives made by `dlrs-provision images save` name every image",
+        )
+    repository, tag = target_repository(name)
+    raw = _read(tar, _blob_member(tar, desc.digest, archive.path))
+    if sha256_digest(raw) != desc.digest:
+        raise UsageError(
+            f"{archive.path}: the manifest of {name} ({desc.digest}) is damaged"
+            + _loaded_note(result),
+            "make the archive again with `dlrs-provision images save`",
+        )
+    manifest = Manifest.from_bytes(raw, desc.media_type)
+    if manifest.is_index:
+        raise UsageError(f"{archive.path}: {name} is an index; one platform per image")
+    try:
+        for blob in manifest.blobs:
+            member = _blob_member(tar, blob.digest, archive.path)
+            if member.size != blob.size:
+                raise UsageError(
+                    f"{archive.path}: blob {blob.digest} of {name} has {member.size} bytes, "
+                    f"the manifest says {blob.size}" + _loaded_note(result),
+                    "make the archive again with `dlrs-provision images save`",
+                )
+            handle = tar.extractfile(member)
+            if handle is None:
+                raise UsageError(f"{archive.path}: blob {blob.digest} is not a file")
+            if client.push_blob(repository, blob, handle):
+                result.pushed_blobs += 1
+                result.pushed_bytes += blob.size
+            else:
+                result.present_blobs += 1
+        client.put_manifest(repository, manifest.digest, manifest)
+        if tag:
+            client.put_manifest(repository, tag, manifest)
+    except RegistryError as exc:
+        raise type(exc)(
+            f"{name} into the cluster's registry {client.base_url}: {exc.message}; "
+            f"{name} was not tagged" + _loaded_note(result),
+            exc.hint,
+            exc.status,
+        ) from None
+    if tag:
+        result.tags.append(f"{repository}:{tag}")
+    say(f"{name}: pushed as {client.host}/{repository}:{tag or manifest.digest}")
+    result.images.append(
+        SavedImage(
+            name,
+            manifest.digest,
+            manifest.config.digest,
+            manifest.download_size,
+            annotations.get(INDEX_ANNOTATION),
+        )
+    )
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:

@@ -15,9 +15,11 @@ import hashlib
 import io
 import ipaddress
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -486,3 +488,78 @@ def test_save_of_a_missing_image_leaves_no_file(live, tmp_path):
     with pytest.raises(RegistryError, match="org/none"):
         images.save([f"{host}/org/none:v1"], out, insecure_registries=[host])
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DLRS_PROVISION_STATE"}
+    command = [str(Path(sys.executable).parent / "dlrs-provision"), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def _cluster_inventory(folder: Path, registry: LiveRegistry) -> Path:
+    """An inventory whose master runs `registry` in local mode, the CA in its state folder (where
+    the images phase leaves it)."""
+    port = registry.url.rsplit(":", 1)[1]
+    inv = folder / "hosts.yml"
+    inv.write_text(
+        "all:\n  vars:\n    dlrs_registry_mode: local\n"
+        f"    dlrs_registry_cache_port: {port}\n"
+        "  children:\n    masters:\n      hosts:\n        m1: {ansible_host: 10.0.0.1}\n"
+    )
+    pki = folder / ".dlrs-provision" / "pki"
+    pki.mkdir(parents=True)
+    shutil.copyfile(str(registry.ca_file), pki / "ca.crt")
+    return inv
+
+
+def test_cli_save_then_load_moves_an_image_between_two_registries(live, live_tls, tmp_path):
+    """`images save` from one registry (plain HTTP), `images load` into another (TLS, checked
+    with the cluster's CA): the same manifest and image ID arrive; loading again pushes nothing."""
+    source = RegistryClient(live.url)
+    manifest, config, _ = push_image(source, "org/cli", "v3", "through the command line")
+    host = live.url.split("://", 1)[1]
+    archive = tmp_path / "site-images.tar"
+    saved = _cli("images", "save", "--image", f"{host}/org/cli:v3", "--insecure-registry", host,
+                 "-o", str(archive))  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert f"wrote {archive}: 1 image(s), 3 blob(s)" in saved.stdout
+    assert manifest.digest[:19] in saved.stdout
+
+    inv = _cluster_inventory(tmp_path, live_tls)
+    address = live_tls.url.split("://", 1)[1]  # the controller reaches the master by address
+    loaded = _cli("images", "load", str(archive), str(inv), "--registry", address)
+    assert loaded.returncode == 0, loaded.stderr
+    assert f"into {live_tls.url}: 2 blob(s) pushed" in loaded.stdout
+    arrived = RegistryClient(live_tls.url, ca_file=live_tls.ca_file).resolve("org/cli:v3")
+    assert arrived.ref.digest == manifest.digest
+    assert arrived.config_digest == sha256_digest(config)
+
+    again = _cli("images", "load", str(archive), str(inv), "--registry", address)
+    assert again.returncode == 0, again.stderr
+    assert "0 blob(s) pushed (0 bytes), 2 already there" in again.stdout
+
+
+def test_cli_load_of_an_archive_with_a_damaged_layer_tags_nothing(live, live_tls, tmp_path):
+    """A layer whose bytes no longer match its digest: the registry refuses the upload, the
+    command names the image and the registry, and the tag never appears."""
+    source = RegistryClient(live.url)
+    _, _, layer = push_image(source, "org/damaged", "v1", "soon damaged")
+    host = live.url.split("://", 1)[1]
+    archive = tmp_path / "a.tar"
+    images.save([f"{host}/org/damaged:v1"], archive, insecure_registries=[host])
+    data = archive.read_bytes()
+    start = data.index(layer)
+    archive.write_bytes(data[:start] + bytes([data[start] ^ 0xFF]) + data[start + 1 :])
+
+    inv = _cluster_inventory(tmp_path, live_tls)
+    address = live_tls.url.split("://", 1)[1]
+    proc = _cli("images", "load", str(archive), str(inv), "--registry", address)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{host}/org/damaged:v1 into the cluster's registry {live_tls.url}" in proc.stderr
+    assert "was not tagged" in proc.stderr and "Traceback" not in proc.stderr
+    target = RegistryClient(live_tls.url, ca_file=live_tls.ca_file)
+    with pytest.raises(RegistryError):
+        target.get_manifest("org/damaged:v1")
