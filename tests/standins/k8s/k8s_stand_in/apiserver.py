@@ -1153,7 +1153,7 @@ class Api:
         self, r: Resource, obj: dict[str, Any], old: dict[str, Any] | None, user: User | None
     ) -> dict[str, Any]:
         if r.kind == "CustomResourceDefinition":
-            return self._admit_crd(obj)
+            return self._admit_crd(obj, old)
         if r.kind == "Secret" and isinstance(obj.get("stringData"), dict):
             data = obj.setdefault("data", {}) or {}
             for k, v in obj.pop("stringData").items():
@@ -1175,7 +1175,7 @@ class Api:
             self._sign_csr(obj, user)
         return obj
 
-    def _admit_crd(self, crd: dict[str, Any]) -> dict[str, Any]:
+    def _admit_crd(self, crd: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
         name = crd["metadata"]["name"]
@@ -1241,6 +1241,15 @@ class Api:
             ],
             "storedVersions": [v.get("name") for v in versions if v.get("storage")],
         }
+        # As the API server: a condition's lastTransitionTime moves only when its status does,
+        # so re-applying an unchanged CRD leaves the stored object (and its resourceVersion) alone.
+        before = {
+            c.get("type"): c for c in ((old or {}).get("status") or {}).get("conditions") or []
+        }
+        for cond in crd["status"]["conditions"]:
+            prior = before.get(cond["type"])
+            if prior and prior.get("status") == cond["status"] and prior.get("lastTransitionTime"):
+                cond["lastTransitionTime"] = prior["lastTransitionTime"]
         return crd
 
     def _next_pod_cidr(self) -> str | None:

@@ -487,15 +487,17 @@ def _ns_for(ctx: Ctx, r: Resource, all_ns: bool) -> str | None:
 
 
 def fetch(
-    ctx: Ctx, r: Resource, names: list[str], p: Parsed
+    ctx: Ctx, r: Resource, names: list[str], p: Parsed, ns: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Objects by name (in ns when given: a file's object keeps its own namespace), or listed."""
     objects: list[dict[str, Any]] = []
     errors: list[str] = []
     all_ns = bool(p.get("all-namespaces"))
     if names:
         for name in names:
             try:
-                obj = ctx.request("GET", r.object_path(_ns_for(ctx, r, False), name))
+                where = ns if ns is not None else _ns_for(ctx, r, False)
+                obj = ctx.request("GET", r.object_path(where, name))
                 objects.append(obj)
             except ApiError as exc:
                 if exc.code == 404 and p.get("ignore-not-found"):
@@ -521,19 +523,21 @@ def cmd_get(ctx: Ctx, p: Parsed) -> int:
     fmt = str(p.get("output") or "")
     if fmt and fmt not in ("json", "yaml", "name", "wide"):
         raise KubectlError(f'stand-in does not implement "kubectl get -o {fmt.split("=")[0]}"')
+    file_ns: list[str | None] = []  # with -f, as kubectl: each object's own namespace
     if p.get("filename"):
         pairs = []
         for source, doc in read_manifests(ctx.root, list(p.get("filename")), False):
             check_doc(source, doc)
             r = mapping(ctx, source, doc)
             pairs.append((r, [str((doc.get("metadata") or {}).get("name", ""))]))
+            file_ns.append(object_namespace(ctx, r, doc))
     else:
         pairs = targets(ctx, p.args)
     collected: list[tuple[Resource, dict[str, Any]]] = []
     errors: list[str] = []
     single = len(pairs) == 1 and len(pairs[0][1]) == 1
-    for r, names in pairs:
-        objects, errs = fetch(ctx, r, names, p)
+    for i, (r, names) in enumerate(pairs):
+        objects, errs = fetch(ctx, r, names, p, file_ns[i] if file_ns else None)
         collected += [(r, o) for o in objects]
         errors += errs
     if fmt in ("json", "yaml"):
