@@ -41,6 +41,12 @@ SWUPD_VERSIONS = (26000, 26240, 26300)
 SWUPD_BUNDLES = ("os-core", "containers-basic", "cloud-native-basic")
 SWUPD_LATEST = 26300
 SWUPD_MIRROR_PATH = "clearlinux/update"  # under /srv/mirror, served on :8080
+# What stands in for the bundles' content on the Clear-Linux-like host (Debian underneath): the
+# stand-in's bundle-add installs these Debian packages through the mirror's apt proxy, and the
+# Kubernetes stand-in packages from the mirror's own repository (srv-mirror/k8s). The mirror knows
+# its name on the sandbox network (cluster.MIRROR_HOSTNAME, files.mirror_urls).
+SWUPD_PAYLOAD_APT_PROXY = "http://mirror:3142"
+SWUPD_PAYLOAD_K8S_REPO = "http://mirror:8080/k8s/core:/stable:/v1.32/deb/"
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,10 @@ SPECS: dict[str, ImageSpec] = {
             "host-clearlinux",
             "host-clearlinux",
             parent="host-debian",
-            copies=(("swupd-stand-in", "tests/standins/swupd-stand-in"),),
+            copies=(
+                ("swupd-stand-in", "tests/standins/swupd-stand-in"),
+                ("clrtrust-stand-in", "tests/standins/clrtrust-stand-in"),
+            ),
         ),
         ImageSpec(
             "mirror",
@@ -89,9 +98,14 @@ STACK_IMAGES = {
 class ImageBuilder:
     """Computes tags and builds missing images (each at most once per builder)."""
 
-    def __init__(self, root: Path, echo: Echo | None = None):
+    def __init__(
+        self, root: Path, echo: Echo | None = None, extra_specs: tuple[ImageSpec, ...] = ()
+    ):
         self.root = root
         self.say = echo or log.info
+        # images that are not the sandbox's own (e.g. tests/tf's TensorFlow image); a recipe
+        # path is relative to tests/sandbox/ (so "../tf/image" for tests/tf/image)
+        self.specs: dict[str, ImageSpec] = {**SPECS, **{s.name: s for s in extra_specs}}
         self._hashes: dict[str, str] = {}
         self._ready: set[str] = set()
         self.built: list[str] = []  # tags built by this builder
@@ -101,7 +115,7 @@ class ImageBuilder:
     def recipe_hash(self, name: str) -> str:
         if name in self._hashes:
             return self._hashes[name]
-        spec = SPECS[name]
+        spec = self.specs[name]
         digest = hashlib.sha256()
 
         def feed(*parts: str | bytes) -> None:
@@ -125,7 +139,11 @@ class ImageBuilder:
         for key, value in spec.build_args:
             feed("arg", key, value)
         if spec.swupd_tree:
-            feed("swupd", repr((SWUPD_VERSIONS, SWUPD_BUNDLES, SWUPD_LATEST, SWUPD_MIRROR_PATH)))
+            feed(
+                "swupd",
+                repr((SWUPD_VERSIONS, SWUPD_BUNDLES, SWUPD_LATEST, SWUPD_MIRROR_PATH)),
+                repr((SWUPD_PAYLOAD_APT_PROXY, SWUPD_PAYLOAD_K8S_REPO)),
+            )
         if spec.k8s_repo:
             feed("k8s-repo", k8s_repo.recipe_digest(self.root))
         self._hashes[name] = digest.hexdigest()
@@ -159,7 +177,7 @@ class ImageBuilder:
         tag = self.tag(name)
         if name in self._ready:
             return tag
-        spec = SPECS[name]
+        spec = self.specs[name]
         if spec.parent:
             self.ensure(spec.parent)
         if not image_exists(tag):
@@ -213,7 +231,14 @@ class ImageBuilder:
             raise EnvironmentProblem(f"cannot load {source}", "check the file is Python")
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
-        module.write_mirror(target, list(SWUPD_VERSIONS), list(SWUPD_BUNDLES), latest=SWUPD_LATEST)
+        payloads = module.debian_payloads(SWUPD_PAYLOAD_APT_PROXY, SWUPD_PAYLOAD_K8S_REPO)
+        module.write_mirror(
+            target,
+            list(SWUPD_VERSIONS),
+            list(SWUPD_BUNDLES),
+            latest=SWUPD_LATEST,
+            payloads=payloads,
+        )
 
     def _run_logged(
         self, cmd: list[str], name: str, cwd: Path | None = None, env: dict[str, str] | None = None

@@ -1,0 +1,84 @@
+"""Filters of the benchmark role, over the toolkit's own benchmark code and catalog.
+
+    {{ tuning | benchmark_runs(benchmark='synthetic', compare_default=true, ...) }}
+        -> the node's container runs (dlrs_provision/benchmark/flags.py)
+    {{ run | benchmark_docker_argv(name, image) }}  -> `docker run --detach ...` for one run
+    {{ 'mkl' | benchmark_variant_image }}      -> the variant's default image (catalog.py)
+    {{ 'synthetic.py' | benchmark_shipped }}   -> that file of the package, on the controller
+
+When Ansible runs from a Python without the dlrs_provision package, the repository root is put
+on sys.path (as the tuning filter does).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    from dlrs_provision import catalog
+    from dlrs_provision.benchmark import flags
+except ImportError:  # pragma: no cover - depends on how Ansible was installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from dlrs_provision import catalog
+    from dlrs_provision.benchmark import flags
+
+from ansible.errors import AnsibleFilterError
+
+_SHIPPED = ("synthetic.py",)
+
+
+def benchmark_runs(
+    tuning,
+    benchmark="synthetic",
+    model="resnet50",
+    batch_size=64,
+    num_batches=100,
+    python="python3",
+    command=flags.DEFAULT_COMMAND,
+    compare_default=False,
+    node_dir="/tmp",
+):
+    try:
+        options = flags.Options(
+            benchmark=str(benchmark),
+            model=str(model),
+            batch_size=int(batch_size),
+            num_batches=int(num_batches),
+            python=str(python),
+            command=str(command),
+            compare_default=bool(compare_default),
+        )
+        return flags.node_runs(dict(tuning), options, str(node_dir))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"benchmark_runs: {exc}") from exc
+
+
+def benchmark_docker_argv(run, name, image):
+    try:
+        return flags.docker_run_argv(dict(run), str(name), str(image))
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError(f"benchmark_docker_argv: {exc}") from exc
+
+
+def benchmark_variant_image(variant):
+    try:
+        return catalog.variant(str(variant)).image
+    except ValueError as exc:
+        raise AnsibleFilterError(f"benchmark_variant_image: {exc}") from exc
+
+
+def benchmark_shipped(name):
+    if name not in _SHIPPED:
+        raise AnsibleFilterError(f"benchmark_shipped: {name!r} is not one of {_SHIPPED}")
+    return str(Path(flags.__file__).resolve().parent / name)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "benchmark_runs": benchmark_runs,
+            "benchmark_docker_argv": benchmark_docker_argv,
+            "benchmark_variant_image": benchmark_variant_image,
+            "benchmark_shipped": benchmark_shipped,
+        }
