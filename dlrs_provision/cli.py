@@ -201,6 +201,48 @@ def cmd_images_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_images_save(args: argparse.Namespace) -> int:
+    from dlrs_provision import images
+
+    source = images.source_from_inventory(Path(args.inventory)) if args.inventory else None
+    wanted = args.image or (source.images if source else images.default_images())
+    registry = args.registry or (source.registry if source else None)
+    insecure = [*(source.insecure_registries if source else []), *args.insecure_registry]
+    username, password = images.credentials_from_env()
+    result = images.save(
+        wanted,
+        Path(args.out),
+        registry=registry,
+        insecure_registries=insecure,
+        ca_file=args.ca_file,
+        platform=args.platform,
+        username=username,
+        password=password,
+        echo=_err,
+    )
+    _out(images.render_saved(result.images))
+    _out(
+        f"wrote {result.path}: {len(result.images)} image(s), {result.blobs} blob(s), "
+        f"{result.bytes:,} bytes"
+    )
+    return EXIT_OK
+
+
+def cmd_images_load(args: argparse.Namespace) -> int:
+    from dlrs_provision import images
+
+    images.Archive.open(Path(args.archive))  # a missing or damaged archive, before the inventory
+    target = images.target_from_inventory(Path(args.inventory), args.registry)
+    result = images.load(Path(args.archive), target, echo=_err)
+    _out(images.render_saved(result.images))
+    _out(
+        f"loaded {len(result.images)} image(s) into {result.registry}: "
+        f"{result.pushed_blobs} blob(s) pushed ({result.pushed_bytes:,} bytes), "
+        f"{result.present_blobs} already there"
+    )
+    return EXIT_OK
+
+
 def _resume(args: argparse.Namespace) -> str:
     cmd = f"dlrs-provision {args.command} {args.inventory}"
     if args.trust_new_host_keys:
@@ -289,6 +331,34 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from dlrs_provision.benchmark import run as bench
+
+    inv = _load_inventory(args.inventory)
+    request = bench.Request(
+        inventory=Path(args.inventory),
+        mode=args.mode,
+        compare_default=args.compare_default,
+        image=args.image,
+        benchmark=args.benchmark,
+        repo=args.benchmark_repo,
+        ref=args.benchmark_ref,
+        batch_size=args.batch_size,
+        num_batches=args.num_batches,
+        model=args.model,
+        timeout=args.timeout,
+        limit=args.limit,
+        trust_new_host_keys=args.trust_new_host_keys,
+    )
+    hosts = bench.prepare(request, inv)
+    if not _reach_all(args, inv):
+        return EXIT_FAILED
+    emit = runner.TerminalProgress(_err, verbose=args.verbose)
+    outcome = bench.execute(request, inv, hosts, emit, say=_err)
+    _out(bench.render_text(outcome, " ".join(["dlrs-provision", *sys.argv[1:]])))
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -366,6 +436,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=cmd_cluster)
 
+    p = sub.add_parser(
+        "benchmark",
+        help="run the ResNet50 benchmark (each node in Docker, or the TFJob) and write a report",
+    )
+    p.add_argument("inventory")
+    p.add_argument(
+        "--mode",
+        choices=("single", "multi"),
+        default="single",
+        help="single: every node runs its image with its single-node tuning (docker run); "
+        "multi: submit the TFJob on the master and wait for it",
+    )
+    p.add_argument(
+        "--compare-default",
+        action="store_true",
+        help="single mode: also run each node with TensorFlow's defaults (no thread flags)",
+    )
+    p.add_argument("--image", help="the image to run (default: each node's dlrs_image/variant)")
+    p.add_argument(
+        "--benchmark",
+        choices=("synthetic", "tf_cnn_benchmarks", "image"),
+        help="synthetic (the toolkit's ResNet50), tf_cnn_benchmarks (a git checkout), or image "
+        "(the image's own tf_cnn_benchmarks command); default: the variant's",
+    )
+    p.add_argument("--benchmark-repo", help="git URL of tf_cnn_benchmarks")
+    p.add_argument(
+        "--benchmark-ref",
+        help="branch, tag or commit (default: cnn_tf_v1.12_compatible for TensorFlow 1.x "
+        "variants, master for onednn)",
+    )
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--num-batches", type=int, default=100)
+    p.add_argument("--model", default="resnet50")
+    p.add_argument(
+        "--timeout", type=int, default=3600, help="seconds per run, or for the TFJob (3600)"
+    )
+    p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    p.add_argument(
+        "--trust-new-host-keys",
+        action="store_true",
+        help="accept the SSH host key of a host seen for the first time",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show every task and result")
+    p.set_defaults(func=cmd_benchmark, json=False)
+
     p = sub.add_parser("render", help="render Kubernetes objects from the inventory")
     kinds = p.add_subparsers(dest="render_kind", metavar="KIND", required=True)
     q = kinds.add_parser("tfjob", help="the distributed benchmark as a Kubeflow TFJob")
@@ -384,11 +499,60 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="write the YAML here instead of standard output")
     q.set_defaults(func=cmd_render_tfjob)
 
-    p = sub.add_parser("images", help="the stack's image catalog")
+    p = sub.add_parser("images", help="the stack's image catalog; archives for air-gapped sites")
     images = p.add_subparsers(dest="images_command", metavar="COMMAND", required=True)
     q = images.add_parser("list", help="the catalogued images, their variant and tuning needs")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_images_list)
+    q = images.add_parser(
+        "save",
+        help="on a connected machine: pull images into one archive (OCI layout, every digest "
+        "kept) for an air-gapped site",
+        description="Credentials for the source registry come from the environment: "
+        "DLRS_REGISTRY_USERNAME and DLRS_REGISTRY_PASSWORD (never from the command line).",
+    )
+    q.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="an image to save (repeat for more; default: the inventory's images, else every "
+        "variant's default image)",
+    )
+    q.add_argument("--inventory", help="take the images, upstream and insecure registries from it")
+    q.add_argument("-o", "--out", required=True, metavar="ARCHIVE", help="the archive to write")
+    q.add_argument(
+        "--registry",
+        metavar="HOST:PORT",
+        help="take docker.io images from this registry (a mirror of Docker Hub; default: the "
+        "inventory's dlrs_upstream_registry, else Docker Hub)",
+    )
+    q.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a registry reached over plain HTTP (repeat for more)",
+    )
+    q.add_argument("--ca-file", help="CA bundle to check the source registries' certificates with")
+    q.add_argument(
+        "--platform", default="linux/amd64", help="platform taken from a multi-platform image"
+    )
+    q.set_defaults(func=cmd_images_save)
+    q = images.add_parser(
+        "load",
+        help="beside the cluster: push an archive of `images save` into the cluster's registry "
+        "(dlrs_registry_mode: local)",
+    )
+    q.add_argument("archive", help="the file written by `images save`")
+    q.add_argument("inventory", help="the cluster's inventory (its master runs the registry)")
+    q.add_argument(
+        "--registry",
+        metavar="HOST:PORT",
+        help="the address this machine reaches the master's registry by (default: "
+        "dlrs_registry_cache_host or the master's name, and dlrs_registry_cache_port)",
+    )
+    q.set_defaults(func=cmd_images_load)
 
     sandbox.register_cli(sub)
     return parser

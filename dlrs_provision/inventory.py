@@ -732,6 +732,8 @@ def _check(inv: Inventory) -> list[Problem]:
             if not key.startswith("dlrs_"):
                 continue
             problems += _check_setting(key, var, where)
+    problems += _check_registry(inv)
+    problems += _check_kubeflow(inv)
 
     # cross-field: the pin must not be below the minimum
     for name in inv.hosts:
@@ -788,7 +790,140 @@ def _check(inv: Inventory) -> list[Problem]:
                     field="dlrs_clearlinux_mirror",
                 )
             )
+        problems += _check_pod_network(inv, name)
     return _dedupe(problems)
+
+
+def _check_pod_network(inv: Inventory, name: str) -> list[Problem]:
+    """A pod network chosen in the inventory is applied only with the sha256 of its manifest."""
+    hv = inv.host_vars(name)
+    key = "dlrs_pod_network_manifest_url"
+    if key not in hv:
+        key = "dlrs_pod_network"
+    chosen = hv.get(key)
+    network = inv.setting(name, "dlrs_pod_network")
+    if (
+        chosen is None
+        or network not in ("flannel", "calico")
+        or inv.setting(name, "dlrs_pod_network_manifest_checksum")
+    ):
+        return []
+    return [
+        Problem(
+            chosen.origin.file,
+            f"the {network} manifest has no dlrs_pod_network_manifest_checksum: an unverified "
+            "manifest is never applied",
+            fix="add dlrs_pod_network_manifest_checksum: the output of `sha256sum` of the "
+            "manifest your site vetted (or set dlrs_pod_network: none)",
+            line=chosen.origin.line,
+            where=chosen.level,
+            field=key,
+        )
+    ]
+
+
+# One registry serves the cluster: every node must agree with the master on where it is.
+_CLUSTER_REGISTRY_KEYS = (
+    "dlrs_registry_cache",
+    "dlrs_registry_cache_host",
+    "dlrs_registry_cache_port",
+)
+_REGISTRY_LOGIN = ("dlrs_upstream_registry_username", "dlrs_upstream_registry_password")
+
+
+def _check_registry(inv: Inventory) -> list[Problem]:
+    """The cluster registry's place is the same on every node; the upstream's user name and
+    password come together. No message ever shows the password."""
+    problems: list[Problem] = []
+    masters = inv.masters
+    for name in inv.hosts:
+        hv = inv.host_vars(name)
+        given = [k for k in _REGISTRY_LOGIN if hv.get(k) is not None and hv[k].value is not None]
+        if len(given) == 1:
+            var = hv[given[0]]
+            missing = next(k for k in _REGISTRY_LOGIN if k not in given)
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"{given[0]} is set without {missing}",
+                    fix=f"set both at the same level (the password with Ansible Vault), "
+                    f"or remove {given[0]}",
+                    line=var.origin.line,
+                    where=var.level,
+                    field=given[0],
+                )
+            )
+        if len(masters) != 1 or name == masters[0]:
+            continue
+        for key in _CLUSTER_REGISTRY_KEYS:
+            mine, master = inv.setting(name, key), inv.setting(masters[0], key)
+            if mine == master or SETTINGS[key].check(mine) or SETTINGS[key].check(master):
+                continue  # the same, or already reported as a wrong value
+            var = hv.get(key) or inv.host_vars(masters[0]).get(key)
+            if var is None:  # pragma: no cover - a difference needs a value somewhere
+                continue
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"{key} is {mine!r} on {name} but {master!r} on the master {masters[0]}: "
+                    "the nodes would look for the cluster's registry where it is not",
+                    fix=f"set {key} once, for group all (or to the same value on every host)",
+                    line=var.origin.line,
+                    where=var.level,
+                    field=key,
+                )
+            )
+    return problems
+
+
+_OPERATOR_OVERLAY = "github.com/kubeflow/training-operator.git/manifests/overlays/standalone"
+
+
+def _check_kubeflow(inv: Inventory) -> list[Problem]:
+    """The Kubeflow phase (on the master) applies the training operator's manifest only from a
+    URL the site gives and with that file's sha256: there is no default for either."""
+    problems: list[Problem] = []
+    for name in inv.masters:
+        hv = inv.host_vars(name)
+        switch = hv.get("dlrs_kubeflow")
+        if switch is None or switch.value is not True:
+            continue
+        version = inv.setting(name, "dlrs_training_operator_version")
+        if SETTINGS["dlrs_training_operator_version"].check(version) or not version:
+            version = SETTINGS["dlrs_training_operator_version"].default
+        render = (
+            f'`kubectl kustomize "{_OPERATOR_OVERLAY}?ref={version}" > '
+            f"training-operator-{version}.yaml` where GitHub is reachable"
+        )
+        for key, what, fix in (
+            (
+                "dlrs_training_operator_manifest_url",
+                "the Kubeflow phase is on but the training operator's manifest has no URL",
+                f"render the standalone overlay once into a file ({render}), serve it from "
+                "your mirror and set dlrs_training_operator_manifest_url to its URL "
+                "(or set dlrs_kubeflow: false)",
+            ),
+            (
+                "dlrs_training_operator_manifest_checksum",
+                "the Kubeflow phase is on but dlrs_training_operator_manifest_checksum is not "
+                "set: an unverified manifest is never applied",
+                "set it to the output of `sha256sum` of the rendered file on your mirror "
+                f"(rendered with {render}), or set dlrs_kubeflow: false",
+            ),
+        ):
+            if inv.setting(name, key):
+                continue
+            problems.append(
+                Problem(
+                    switch.origin.file,
+                    what,
+                    fix=fix,
+                    line=switch.origin.line,
+                    where=switch.level,
+                    field=key,
+                )
+            )
+    return problems
 
 
 def _all_var_maps(inv: Inventory) -> Iterator[tuple[str, dict[str, Var]]]:

@@ -22,19 +22,23 @@ _IMAGE_REF = re.compile(
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 _K8S_VERSION = re.compile(r"^v?1\.\d{1,2}(\.\d{1,3})?$")
+_SHA256 = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+_RELEASE = re.compile(r"^v\d{1,3}\.\d{1,3}\.\d{1,3}$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # int | str | bool | list | url | image | version | hostport
+    kind: str  # int, str, bool, list, or one of the string kinds that expected() names
     help: str
     default: Any = None
     choices: tuple[str, ...] | None = None
     minimum: int | None = None
     maximum: int | None = None
     nullable: bool = True  # null means "not set": the default applies
+    secret: bool = False  # a password: its value never appears in a message
 
     def expected(self) -> str:
         """What would be accepted, in words, for the error message."""
@@ -54,14 +58,22 @@ class Setting:
             "image": "an image reference such as registry:5000/org/name:tag",
             "version": "a Kubernetes version such as 1.32 or 1.32.3",
             "hostport": "a host name or address with an optional :port",
+            "host": "a host name or address (letters, digits, dots and hyphens), no port",
             "cidr": "a network in CIDR form such as 10.244.0.0/16",
             "path": "an absolute path",
+            "fileurl": "an http://, https:// or file:// URL",
+            "sha256": "a sha256 digest: 64 hex digits, optionally after sha256:",
+            "release": "a release tag such as v1.9.0",
         }[self.kind]
 
     def check(self, value: Any) -> str | None:
         """Return what is wrong with value, or None when it is acceptable."""
         if value is None:
             return None if self.nullable else "is empty"
+        if self.secret:
+            if not isinstance(value, str):
+                return "is not a string (the value is not shown: it is a secret)"
+            return "is an empty string" if not value.strip() else None
         kind = self.kind
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -91,8 +103,20 @@ class Setting:
             return f"is {value!r}, not a valid image reference"
         elif kind == "version" and not _K8S_VERSION.match(value):
             return f"is {value!r}, not a Kubernetes version"
+        elif kind == "fileurl":
+            u = urlparse(value)
+            if not (u.scheme in ("http", "https") and u.netloc) and not (
+                u.scheme == "file" and u.path.startswith("/") and not u.netloc
+            ):
+                return f"is {value!r}, not an http(s) or file:// URL"
+        elif kind == "sha256" and not _SHA256.match(value):
+            return f"is {value!r}, not a sha256 digest"
+        elif kind == "release" and not _RELEASE.match(value):
+            return f"is {value!r}, not a release tag vMAJOR.MINOR.PATCH"
         elif kind == "hostport" and not _HOST_PORT.match(value):
             return f"is {value!r}, not host[:port]"
+        elif kind == "host" and not _HOST.match(value):
+            return f"is {value!r}, not a host name or address"
         elif kind == "path" and not value.startswith("/"):
             return f"is {value!r}, not an absolute path"
         elif kind == "cidr":
@@ -188,6 +212,17 @@ SETTINGS: dict[str, Setting] = {
         Setting("dlrs_https_proxy", "url", "HTTPS proxy for nodes, runtimes and the kubelet"),
         Setting("dlrs_no_proxy", "list", "extra no_proxy entries", default=[]),
         Setting("dlrs_upstream_registry", "hostport", "registry the stack images come from"),
+        Setting(
+            "dlrs_upstream_registry_username",
+            "str",
+            "user name for the upstream registry (the cache logs in with it)",
+        ),
+        Setting(
+            "dlrs_upstream_registry_password",
+            "str",
+            "password or token for the upstream registry (never shown; use Ansible Vault)",
+            secret=True,
+        ),
         Setting("dlrs_pod_network_cidr", "cidr", "Kubernetes pod network", default="10.244.0.0/16"),
         Setting("dlrs_service_cidr", "cidr", "Kubernetes service network", default="10.96.0.0/12"),
         # --- container runtimes
@@ -220,6 +255,33 @@ SETTINGS: dict[str, Setting] = {
             "registries reached over plain HTTP (host:port); only those listed",
             default=[],
         ),
+        # --- the cluster's registry (role registry_cache) and the images phase
+        Setting(
+            "dlrs_registry_cache",
+            "bool",
+            "run the cluster's registry on the master; false: every node pulls from upstream",
+            default=True,
+        ),
+        Setting(
+            "dlrs_registry_mode",
+            "str",
+            "proxy: pull-through cache of the upstream; local: a registry for `images load`",
+            default="proxy",
+            choices=("proxy", "local"),
+        ),
+        Setting(
+            "dlrs_registry_cache_host",
+            "host",
+            "the name the nodes reach the cluster's registry by (default: the master's name)",
+        ),
+        Setting(
+            "dlrs_registry_cache_port",
+            "int",
+            "the cluster registry's port",
+            default=5443,
+            minimum=1,
+            maximum=65535,
+        ),
         Setting(
             "dlrs_pause_image",
             "image",
@@ -250,6 +312,54 @@ SETTINGS: dict[str, Setting] = {
         ),
         # --- versions
         Setting("dlrs_kubernetes_version", "version", "Kubernetes version for kubeadm/kubelet"),
+        # --- Kubernetes: packages and pod network
+        Setting(
+            "dlrs_kubernetes_repo_url",
+            "fileurl",
+            "base URL of the Kubernetes package repositories (pkgs.k8s.io or a mirror of it)",
+            default="https://pkgs.k8s.io",
+        ),
+        Setting("dlrs_kubernetes_repo_key_url", "fileurl", "signing key of those repositories"),
+        Setting(
+            "dlrs_pod_network",
+            "str",
+            "pod network applied after kubeadm init (none: the site applies its own)",
+            default="flannel",
+            choices=("flannel", "calico", "none"),
+        ),
+        Setting(
+            "dlrs_pod_network_manifest_url",
+            "fileurl",
+            "the pod network's manifest, fetched by the controller (default: the pinned release)",
+        ),
+        Setting(
+            "dlrs_pod_network_manifest_checksum",
+            "sha256",
+            "sha256 of that manifest; a manifest is applied only when it matches",
+        ),
+        # --- Kubeflow: the training operator (TFJob)
+        Setting(
+            "dlrs_kubeflow",
+            "bool",
+            "run the Kubeflow phase: the training operator, which serves TFJob",
+            default=False,
+        ),
+        Setting(
+            "dlrs_training_operator_version",
+            "release",
+            "kubeflow/training-operator release the manifest was rendered from",
+            default="v1.9.0",
+        ),
+        Setting(
+            "dlrs_training_operator_manifest_url",
+            "fileurl",
+            "the operator's standalone manifest, rendered into one file on the site's mirror",
+        ),
+        Setting(
+            "dlrs_training_operator_manifest_checksum",
+            "sha256",
+            "sha256 of that file; required with dlrs_kubeflow, applied only when it matches",
+        ),
     ]
 }
 

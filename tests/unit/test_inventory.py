@@ -423,3 +423,80 @@ def test_plain_http_swupd_mirror_needs_the_explicit_setting(tmp_path):
         "  children:", "    dlrs_clearlinux_allow_insecure_http: true\n  children:", 1
     )
     assert inventory.load(write(tmp_path, allowed)).masters == ["m1"]
+
+
+# --------------------------------------------------------------------------- the cluster's registry
+
+
+def test_registry_settings_load_with_their_values(tmp_path):
+    text = GOOD.replace(
+        "dlrs_variant: mkl",
+        "dlrs_registry_cache: true\n    dlrs_registry_mode: local\n"
+        "    dlrs_registry_cache_host: registry.example.com\n    dlrs_registry_cache_port: 5000\n"
+        "    dlrs_upstream_registry_username: puller\n"
+        '    dlrs_upstream_registry_password: "{{ vault_registry_password }}"',
+    )
+    inv = inventory.load(write(tmp_path, text))
+    assert inv.setting("w2", "dlrs_registry_mode") == "local"
+    assert inv.setting("w2", "dlrs_registry_cache_port") == 5000
+
+
+def test_registry_defaults_are_a_pull_through_cache_on_5443(tmp_path):
+    inv = inventory.load(write(tmp_path, GOOD))
+    assert inv.setting("m1", "dlrs_registry_cache") is True
+    assert inv.setting("m1", "dlrs_registry_mode") == "proxy"
+    assert inv.setting("m1", "dlrs_registry_cache_port") == 5443
+
+
+def test_registry_mode_outside_choices_suggests(tmp_path):
+    p = only(write(tmp_path, GOOD.replace("dlrs_variant: mkl", "dlrs_registry_mode: Local")))
+    assert p.field == "dlrs_registry_mode" and p.line == 3
+    assert "one of proxy, local" in p.fix and "did you mean 'local'" in p.fix
+
+
+def test_registry_cache_given_as_a_string(tmp_path):
+    p = only(write(tmp_path, GOOD.replace("dlrs_variant: mkl", 'dlrs_registry_cache: "no"')))
+    assert p.message == "is the string 'no', not a boolean" and p.field == "dlrs_registry_cache"
+
+
+def test_registry_port_out_of_range(tmp_path):
+    p = only(write(tmp_path, GOOD.replace("dlrs_variant: mkl", "dlrs_registry_cache_port: 70000")))
+    assert p.message == "is 70000, above the maximum 65535"
+
+
+def test_registry_host_with_a_port_is_refused(tmp_path):
+    text = GOOD.replace("dlrs_variant: mkl", "dlrs_registry_cache_host: node1:5443")
+    p = only(write(tmp_path, text))
+    assert p.message == "is 'node1:5443', not a host name or address"
+    assert "no port" in p.fix
+
+
+def test_registry_password_without_user_name_is_refused_without_showing_it(tmp_path):
+    secret = "s3cret-Registry-pw"
+    text = GOOD.replace("dlrs_variant: mkl", f"dlrs_upstream_registry_password: {secret}")
+    p = only(write(tmp_path, text))
+    assert p.field == "dlrs_upstream_registry_password" and p.line == 3
+    assert "without dlrs_upstream_registry_username" in p.message
+    assert secret not in p.render()
+
+
+def test_registry_password_of_a_wrong_type_is_not_echoed(tmp_path):
+    text = GOOD.replace(
+        "dlrs_variant: mkl",
+        "dlrs_upstream_registry_username: puller\n    dlrs_upstream_registry_password: 73105991",
+    )
+    p = only(write(tmp_path, text))
+    assert p.field == "dlrs_upstream_registry_password" and "not a string" in p.message
+    assert "73105991" not in p.render()
+
+
+def test_registry_port_set_on_the_master_only_is_refused_at_that_line(tmp_path):
+    text = GOOD.replace(
+        "m1: {ansible_host: 10.0.0.1}",
+        "m1: {ansible_host: 10.0.0.1, dlrs_registry_cache_port: 5000}",
+    )
+    found = problems(write(tmp_path, text))
+    assert {p.field for p in found} == {"dlrs_registry_cache_port"}
+    assert all(p.line == 7 and p.where == "host m1" for p in found)
+    assert "5443 on w1 but 5000 on the master m1" in found[0].message
+    assert "group all" in found[0].fix
