@@ -3,7 +3,7 @@
 #   make test       everything CI runs: lint, unit, role (molecule) and end-to-end tests
 #   make test-fast  lint and unit tests only (no containers), for the edit loop
 #   make molecule   every role scenario (ROLES="preflight" for one role's)
-#   make test-heavy long end-to-end runs kept out of `make test` (the images phase)
+#   make e2e        the end-to-end tests alone (sandbox up, `cluster` on it, checks)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv lint unit test-fast test test-heavy e2e molecule demo clean
+.PHONY: help venv lint unit test-fast test e2e molecule demo clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -42,8 +42,9 @@ test-fast: lint unit
 test: venv
 	bash tests/run-all.sh
 
-test-heavy: venv
-	$(BIN)/pytest tests -m heavy --durations=15
+e2e: venv
+	$(BIN)/dlrs-provision sandbox docker
+	$(BIN)/pytest tests/e2e --durations=15
 
 molecule: venv
 	$(BIN)/python tests/molecule/run.py $(ROLES)

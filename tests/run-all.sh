@@ -25,4 +25,4 @@ stage lint make --no-print-directory lint
 stage docker "${BIN}/dlrs-provision" sandbox docker
 # TensorFlow for CPU in its own environment, for the real benchmark runs (tests/tf)
 stage tf-venv bash tests/tf/setup.sh
-stage pytest "${BIN}/pytest" tests -m "not heavy" --durations=15 -p no:cacheprovider
+stage pytest "${BIN}/pytest" tests --durations=15 -p no:cacheprovider

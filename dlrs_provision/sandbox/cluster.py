@@ -279,7 +279,7 @@ def up(
     )
     _warn_outdated_images(builder, state, say)
     files.write_known_hosts(sbx, host_keys)
-    files.write_hosts_yml(sbx, state)
+    files.write_hosts_yml(sbx, state, files.write_manifests(sbx, root))
     state.elapsed_s = round(time.monotonic() - started, 1)
     files.write_state(sbx, state.to_json())
     return state

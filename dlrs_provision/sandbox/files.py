@@ -5,14 +5,20 @@ known_hosts                 the test hosts' ssh host keys as [127.0.0.1]:PORT en
                             that host key checking stays on
 hosts.yml                   the Ansible inventory (absolute paths inside)
 sandbox.json                machine-readable state (nodes, ports, addresses, the mirror)
+manifests/                  stand-ins of the manifests a site pins by checksum (pod network,
+                            training operator), fetched by the roles over file:// URLs
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +31,29 @@ KEY_FILE = "id_ed25519"
 KNOWN_HOSTS_FILE = "known_hosts"
 HOSTS_FILE = "hosts.yml"
 STATE_FILE = "sandbox.json"
+MANIFESTS_DIR = "manifests"
+POD_NETWORK_FILE = "pod-network-stand-in.yaml"
+TRAINING_OPERATOR_FILE = "training-operator-stand-in.yaml"
+# The stand-in cluster runs no pods, so a pod network is only objects to apply: flannel's
+# namespace and its net-conf ConfigMap, enough for the role's download-verify-apply path.
+POD_NETWORK_STAND_IN = """\
+# dlrs-provision STAND-IN of a pod network manifest (sandbox only; not flannel): the namespace
+# and the net-conf of flannel, which the stand-in cluster stores and never runs.
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: kube-flannel
+  labels: {stand-in.dlrs-provision.io/manifest: "true"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kube-flannel-cfg
+  namespace: kube-flannel
+  labels: {stand-in.dlrs-provision.io/manifest: "true"}
+data:
+  net-conf.json: '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}'
+"""
 KEY_COMMENT = "dlrs-provision-sandbox"
 
 
@@ -35,7 +64,45 @@ def mirror_urls(host: str) -> dict[str, str]:
         "registry": f"{host}:5000",
         "clearlinux_mirror": f"http://{host}:8080/clearlinux/update",
         "files": f"http://{host}:8080/",
+        "k8s_repo": f"http://{host}:8080/k8s",
     }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    sha256: str
+
+
+def write_manifests(directory: Path, root: Path) -> dict[str, Manifest | None]:
+    """The stand-in manifests under DIRECTORY/manifests: the pod network always; the training
+    operator's when the reference TFJob CRD is found (None otherwise: Kubeflow is then off)."""
+    out = directory / MANIFESTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    pod_network = out / POD_NETWORK_FILE
+    _write(pod_network, POD_NETWORK_STAND_IN.encode(), 0o644)
+    manifests: dict[str, Manifest | None] = {
+        "pod_network": Manifest(
+            pod_network, hashlib.sha256(POD_NETWORK_STAND_IN.encode()).hexdigest()
+        )
+    }
+    helper = _load_module(root / "tests" / "standins" / "k8s" / "training_operator_manifest.py")
+    crd = helper.find_tfjob_crd(root) if helper else None
+    operator = out / TRAINING_OPERATOR_FILE
+    manifests["training_operator"] = (
+        Manifest(operator, helper.write(operator, crd)) if helper and crd else None
+    )
+    return manifests
+
+
+def _load_module(path: Path) -> ModuleType | None:
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(f"_dlrs_sandbox_{path.stem}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def ensure_key_pair(directory: Path) -> tuple[Path, str]:
@@ -75,7 +142,9 @@ def write_known_hosts(directory: Path, host_keys: dict[int, list[str]]) -> Path:
     return path
 
 
-def render_hosts_yml(directory: Path, state: SandboxState) -> str:
+def render_hosts_yml(
+    directory: Path, state: SandboxState, manifests: dict[str, Manifest | None] | None = None
+) -> str:
     key = directory / KEY_FILE
     known_hosts = directory / KNOWN_HOSTS_FILE
     urls = mirror_urls(state.mirror.hostname)
@@ -103,6 +172,12 @@ def render_hosts_yml(directory: Path, state: SandboxState) -> str:
         f"    dlrs_clearlinux_mirror: {_q(urls['clearlinux_mirror'])}",
         "    dlrs_clearlinux_allow_insecure_http: true  # the sandbox mirror is plain HTTP",
         f"    dlrs_upstream_registry: {_q(urls['registry'])}",
+        "    # the mirror's registry plays the upstream; it is plain HTTP, so it is listed here",
+        f"    dlrs_insecure_registries: [{_q(urls['registry'])}]",
+        "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
+        f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
+        '    dlrs_kubernetes_version: "1.32"',
+        *_manifest_lines(manifests or {}),
         "  children:",
         "    masters:",
         "      hosts:",
@@ -113,9 +188,38 @@ def render_hosts_yml(directory: Path, state: SandboxState) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_hosts_yml(directory: Path, state: SandboxState) -> Path:
+def _manifest_lines(manifests: dict[str, Manifest | None]) -> list[str]:
+    lines = []
+    network = manifests.get("pod_network")
+    if network:
+        lines += [
+            "    # STAND-IN manifests (manifests/ here), pinned by sha256 like real ones",
+            f"    dlrs_pod_network_manifest_url: {_q(network.path.as_uri())}",
+            f"    dlrs_pod_network_manifest_checksum: {_q(network.sha256)}",
+        ]
+    if "training_operator" in manifests:
+        operator = manifests["training_operator"]
+        if operator:
+            lines += [
+                "    dlrs_kubeflow: true",
+                "    # the stand-in cluster runs no pods: no rollout to wait for",
+                "    kubeflow_training_operator_rollout_timeout: 0",
+                f"    dlrs_training_operator_manifest_url: {_q(operator.path.as_uri())}",
+                f"    dlrs_training_operator_manifest_checksum: {_q(operator.sha256)}",
+            ]
+        else:
+            lines += [
+                "    # no reference TFJob CRD (../shared/reference) for the stand-in operator",
+                "    dlrs_kubeflow: false",
+            ]
+    return lines
+
+
+def write_hosts_yml(
+    directory: Path, state: SandboxState, manifests: dict[str, Manifest | None] | None = None
+) -> Path:
     path = directory / HOSTS_FILE
-    _write(path, render_hosts_yml(directory, state).encode(), 0o644)
+    _write(path, render_hosts_yml(directory, state, manifests).encode(), 0o644)
     return path
 
 

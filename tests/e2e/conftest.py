@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_support import Cluster, on, run_cluster, upstream_cursor
 
 from dlrs_provision import sandbox as sandbox_api
 from dlrs_provision.errors import UsageError
@@ -55,6 +56,23 @@ def sandbox() -> Iterator[sandbox_api.SandboxState]:
         if not keep:
             sandbox_api.down(echo=_progress)
             _assert_nothing_left()
+
+
+@pytest.fixture(scope="session")
+def cluster(sandbox, tmp_path_factory) -> Cluster:
+    """`dlrs-provision cluster` on the bare sandbox (every phase), then once more.
+
+    Built once per session and shared by the modules that check its result (OS, runtime,
+    images, Kubernetes, Kubeflow): they must leave it as they found it."""
+    state = tmp_path_factory.mktemp("cluster-state")
+    cursor = upstream_cursor()
+    first = run_cluster(sandbox.inventory, state)
+    assert first.rc == 0, first.explain()
+    ca_first = on("node1", "sha256sum /etc/kubernetes/pki/ca.crt").split()[0]
+    between = upstream_cursor()
+    second = run_cluster(sandbox.inventory, state)
+    ca_second = on("node1", "sha256sum /etc/kubernetes/pki/ca.crt").split()[0]
+    return Cluster(state, cursor, between, first, second, (ca_first, ca_second))
 
 
 def _assert_nothing_left() -> None:

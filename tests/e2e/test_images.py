@@ -7,203 +7,39 @@ containerd get the stack's test image through the cache (role stack_images). Wha
 served is read from the upstream registry's own log (the mirror's journal: one "response
 completed" line per request, with the client's address and the bytes written).
 
-Test setup that other roles will take over: Docker Engine and containerd are installed on the
-nodes here (Debian's docker.io, through the sandbox's apt proxy) because the container runtime
-roles do not install them on the sandbox's Clear-Linux-like host (swupd there is a stand-in);
-`clrtrust` on that host is a stand-in installed here (CLRTRUST_STAND_IN below: the host is Debian
-underneath and has no Clear Linux trust store).
-
-The tests share one sandbox with other test modules: they leave the nodes with the image pulled
-and the cache running, never touch the mirror's registry, and put back what they break (the
-cache stopped, a blob made unreadable) before they end, also when they fail.
+The first pull is the one of the session's `dlrs-provision cluster` run (conftest's `cluster`):
+the runtime phase installed Docker and containerd (on the Clear-Linux-like node2 through the
+swupd stand-in's containers-basic bundle, whose content is Debian's docker.io). The tests here
+then run the images phase alone (playbooks/images.yml) to break things on purpose; they put back
+what they break (the cache stopped, a blob made unreadable) before they end, also when they fail.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+from e2e_support import NODES, Request, on, upstream_cursor, upstream_requests
 
 from dlrs_provision import paths, runner
 from dlrs_provision import sandbox as sandbox_api
 from dlrs_provision.facts import cached_facts_file, load_facts
 from dlrs_provision.registry import RegistryClient
 
-# Not in `make test` yet: 13 minutes on the sandbox (Docker installed on every node, pulls
-# through the cache); run with `make test-heavy` until the images phase joins cluster.yml.
-pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
+pytestmark = pytest.mark.e2e
 
 IMAGE = "clearlinux/stacks-dlaas-mkl:latest"
 IMAGE_FULL = "docker.io/clearlinux/stacks-dlaas-mkl:latest"
 REPOSITORY = "clearlinux/stacks-dlaas-mkl"
 CACHE = "node1:5443"
 CACHE_STORAGE = "/var/lib/docker-registry"
-NODES = ("node1", "node2", "node3")
-UPSTREAM = "mirror:5000"
-
-# The images phase as the lead wires it (playbooks/images.yml); used when that file is absent.
-IMAGES_PLAYBOOK = """\
----
-# Phase images: the registry cache on the master and its CA on every node, then the stack's
-# image on every node. The master pulls first: its pull fills the cache, so the workers'
-# concurrent pulls find every blob there (concurrent misses would each reach the upstream).
-- name: Registry cache
-  hosts: masters:workers
-  gather_facts: false
-  roles:
-    - role: registry_cache
-      when: dlrs_registry_cache | default(true) | bool
-
-- name: Stack images on the master (fills the cache)
-  hosts: masters
-  gather_facts: false
-  roles:
-    - role: stack_images
-
-- name: Stack images on the workers (from the cache)
-  hosts: workers
-  gather_facts: false
-  roles:
-    - role: stack_images
-"""
-
-CLRTRUST_STAND_IN = '''\
-#!/usr/bin/python3
-"""clrtrust stand-in (dlrs-provision tests): NOT Clear Linux's clrtrust.
-
-Installed by tests/e2e/test_images.py on the sandbox's Clear-Linux-like host (Debian underneath).
-It honours the part of clrtrust's contract that the roles use:
-  clrtrust add FILE...   each FILE must hold a PEM certificate: copied into /etc/ca-certs/trusted
-                         and trusted system-wide (here through Debian's store); exit 0
-  clrtrust list          the certificates added
-Anything else: usage on stderr, exit 1.
-"""
-import hashlib, os, shutil, ssl, subprocess, sys
-
-STORE = "/etc/ca-certs/trusted"
-DEBIAN = "/usr/local/share/ca-certificates"
-
-
-def usage():
-    sys.stderr.write("usage: clrtrust (stand-in) add FILE... | list\\n")
-    return 1
-
-
-def add(files):
-    if not files:
-        return usage()
-    os.makedirs(STORE, exist_ok=True)
-    for path in files:
-        try:
-            der = ssl.PEM_cert_to_DER_cert(open(path).read())
-        except (OSError, ValueError) as exc:
-            sys.stderr.write(f"{path}: not a PEM certificate: {exc}\\n")
-            return 1
-        name = hashlib.sha1(der).hexdigest()
-        target = os.path.join(STORE, name + ".pem")
-        if os.path.exists(target):
-            print(f"{path}: already trusted")
-            continue
-        shutil.copyfile(path, target)
-        shutil.copyfile(path, os.path.join(DEBIAN, f"clrtrust-{name}.crt"))
-        print(f"{path}: added")
-    subprocess.run(["update-ca-certificates"], check=True, stdout=subprocess.DEVNULL)
-    return 0
-
-
-def main(argv):
-    if argv[:1] == ["add"]:
-        return add([a for a in argv[1:] if not a.startswith("-")])
-    if argv == ["list"]:
-        for name in sorted(os.listdir(STORE)) if os.path.isdir(STORE) else []:
-            print(f"id: {name[:-4]}\\n  File: {os.path.join(STORE, name)}")
-        return 0
-    return usage()
-
-
-sys.exit(main(sys.argv[1:]))
-'''
-
+SHOWN = "Show what this node pulled"
 
 # --------------------------------------------------------------------------- helpers
-
-
-def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=check, timeout=timeout
-    )
-
-
-def on(node: str, script: str, check: bool = True, stdin: str | None = None) -> str:
-    """Run a shell script inside a sandbox container (checks the effect, not the role)."""
-    proc = subprocess.run(
-        ["docker", "exec", "-i", f"dlrs-sandbox-{node}", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=600,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{node}: {script!r} failed ({proc.returncode}): {proc.stderr}")
-    return proc.stdout
-
-
-@dataclass
-class Request:
-    method: str
-    client: str  # the client's address
-    uri: str
-    status: int
-    written: int
-
-
-_FIELD = re.compile(r'(http\.[\w.]+)=("(?:[^"\\]|\\.)*"|\S+)')
-
-
-def upstream_cursor() -> str:
-    out = docker(
-        "exec", "dlrs-sandbox-mirror", "journalctl", "-u", "docker-registry", "-n", "0",
-        "--show-cursor", "-o", "cat",
-    ).stdout  # fmt: skip
-    return out.strip().rsplit("-- cursor: ", 1)[-1].strip()
-
-
-def upstream_requests(cursor: str) -> list[Request]:
-    """Requests the upstream registry answered after the cursor (from its own log)."""
-    previous: list[Request] | None = None
-    for _ in range(10):  # the journal lags a little behind the last response: wait till stable
-        out = docker(
-            "exec", "dlrs-sandbox-mirror", "journalctl", "-u", "docker-registry", "-o", "cat",
-            f"--after-cursor={cursor}",
-        ).stdout  # fmt: skip
-        requests = []
-        for line in out.splitlines():
-            if 'msg="response completed"' not in line:
-                continue
-            fields = {k: v.strip('"') for k, v in _FIELD.findall(line)}
-            requests.append(
-                Request(
-                    method=fields.get("http.request.method", ""),
-                    client=fields.get("http.request.remoteaddr", "").rsplit(":", 1)[0],
-                    uri=fields.get("http.request.uri", ""),
-                    status=int(fields.get("http.response.status", "0")),
-                    written=int(fields.get("http.response.written", "0")),
-                )
-            )
-        if previous is not None and len(previous) == len(requests):
-            return requests
-        previous = requests
-        time.sleep(1.0)
-    return previous or []
 
 
 def blob_gets(requests: list[Request]) -> Counter[str]:
@@ -289,69 +125,27 @@ def forget_image(phase: Phase, node: str) -> None:
     )
 
 
-def _install_runtime(node: str) -> None:
-    """Debian's docker.io (with containerd) through the sandbox's apt proxy, when missing."""
-    proxy = "-o Acquire::http::Proxy=http://mirror:3142"
-    on(
-        node,
-        "command -v dockerd >/dev/null || { "
-        f"apt-get {proxy} update -qq && DEBIAN_FRONTEND=noninteractive "
-        f"apt-get {proxy} install -y -qq docker.io >/dev/null; }}; "
-        "systemctl is-active -q docker || systemctl start docker; docker version >/dev/null",
-    )
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
-def phase(sandbox, tmp_path_factory) -> Iterator[Phase]:
-    root = tmp_path_factory.mktemp("images")
-    with ThreadPoolExecutor(len(NODES)) as pool:
-        list(pool.map(_install_runtime, NODES))
-    on("node2", "cat > /usr/local/bin/clrtrust && chmod 0755 /usr/local/bin/clrtrust",
-       stdin=CLRTRUST_STAND_IN)  # fmt: skip
-    inv = yaml.safe_load(Path(sandbox.inventory).read_text())
-    # the mirror's registry is plain HTTP: listed as insecure, as the sandbox README says
-    inv["all"]["vars"]["dlrs_insecure_registries"] = [UPSTREAM]
-    inventory = root / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(inv))
+def phase(sandbox, cluster) -> Phase:
     playbook = paths.repo_root() / "playbooks" / "images.yml"
-    if not playbook.is_file():
-        playbook = root / "images.yml"
-        playbook.write_text(IMAGES_PLAYBOOK)
-    yield Phase(inventory, root / "state", playbook, sandbox)
+    return Phase(Path(sandbox.inventory), cluster.state, playbook, sandbox)
 
 
 @pytest.fixture(scope="module")
-def first_pull(phase) -> dict:
-    """A cold cluster: empty cache, no image on any node; then the images phase, in two steps:
-    the master alone (its pull fills the cache), then everyone (the workers pull)."""
-    on("node1", f"if systemctl cat docker-registry >/dev/null 2>&1; then "
-                f"systemctl stop docker-registry; rm -rf {CACHE_STORAGE}/docker; fi")  # fmt: skip
-    for node in NODES:
-        forget_image(phase, node)
-    cursor = upstream_cursor()
-    master, master_notes = phase.run(limit="node1")
-    after_master = upstream_requests(cursor)
-    everyone, notes = phase.run()
-    after_all = upstream_requests(cursor)
-    return {
-        "master": master,
-        "master_notes": master_notes,
-        "all": everyone,
-        "notes": notes,
-        "after_master": after_master,
-        "after_all": after_all,
-    }
+def first_pull(cluster) -> dict:
+    """The cluster's first run (a cold cluster: empty cache, no image on any node), and what
+    the upstream served from then until the end of the second run."""
+    return {"run": cluster.first, "requests": upstream_requests(cluster.cursor)}
 
 
 # --------------------------------------------------------------------------- tests
 
 
 def test_every_node_gets_the_image_with_the_registry_s_digests(phase, first_pull):
-    assert first_pull["master"].ok, first_pull["master"].artifact_dir
-    assert first_pull["all"].ok, first_pull["all"].artifact_dir
+    assert first_pull["run"].rc == 0, first_pull["run"].explain()
     upstream = phase.upstream_client().resolve(IMAGE)
     for node in NODES:
         assert docker_image_id(node) == upstream.config_digest, node
@@ -364,55 +158,38 @@ def test_every_node_gets_the_image_with_the_registry_s_digests(phase, first_pull
         assert CACHE not in on(node, "docker images --format '{{.Repository}}'")
 
 
-def test_upstream_serves_each_blob_to_the_cache_only_and_not_again_for_the_workers(
-    phase, first_pull
-):
+def test_upstream_serves_each_blob_to_the_cache_only(phase, first_pull):
     upstream = phase.upstream_client().resolve(IMAGE)
     blobs = {d.digest for d in upstream.image.blobs}
-    cache_ip = phase.node_ip("node1")
-    after_master = blob_gets(first_pull["after_master"])
-    after_all = blob_gets(first_pull["after_all"])
+    requests = first_pull["requests"]
+    served = blob_gets(requests)
     # no node but the cache's host asked the upstream for a blob of the image
-    clients = {r.client for r in first_pull["after_all"] if f"/{REPOSITORY}/blobs/" in r.uri}
-    assert clients == {cache_ip}, clients
-    # every blob of the image came through the cache ...
-    assert set(after_master) == blobs
-    # ... the workers' six pulls (Docker and containerd on node2 and node3) cost the upstream no
-    # blob at all: what it served, it served for the master's first pull ...
-    assert after_all == after_master
-    # ... which is at most twice per blob: Debian's docker-registry 2.8 fetches a blob it misses
-    # twice (one copy for its storage, one streamed to the client), however many nodes pull.
-    assert all(1 <= n <= 2 for n in after_all.values()), after_all
-    served = sum(r.written for r in first_pull["after_all"] if f"/{REPOSITORY}/blobs/" in r.uri)
+    clients = {r.client for r in requests if f"/{REPOSITORY}/blobs/" in r.uri}
+    assert clients == {phase.node_ip("node1")}, clients
+    # every blob of the image came through the cache, at most twice: Debian's docker-registry
+    # 2.8 fetches a blob it misses twice (one copy for its storage, one streamed to the client),
+    # however many nodes pull; the master pulls first, so the workers' six pulls (Docker and
+    # containerd on node2 and node3) find every blob in the cache.
+    assert set(served) == blobs
+    assert all(1 <= n <= 2 for n in served.values()), served
+    total = sum(r.written for r in requests if f"/{REPOSITORY}/blobs/" in r.uri)
     direct = 2 * len(NODES) * upstream.image.download_size  # 3 nodes x (Docker + containerd)
-    assert served <= 2 * upstream.image.download_size < direct
+    assert total <= 2 * upstream.image.download_size < direct
 
 
-def test_each_node_reports_what_it_pulled_its_size_and_time(phase, first_pull):
+def test_each_node_reports_what_it_pulled_its_size_and_time(phase, first_pull, cluster):
     upstream = phase.upstream_client().resolve(IMAGE)
     for node in NODES:
-        result = phase.facts(node)["stack_images_result"]
+        result = phase.facts(node)["stack_images_result"]  # written by the second run
         assert result["image"] == IMAGE
         assert result["digest"] == upstream.ref.digest
         assert result["image_id"] == upstream.config_digest
         assert int(result["size_bytes"]) == upstream.image.download_size
         assert result["pulled_through"] == f"{CACHE}/{REPOSITORY}"
-        # the workers pulled in the second run; the master had pulled in the first
-        pulled = node != "node1"
         for runtime in ("docker", "containerd"):
-            assert str(result[runtime]["pulled"]).lower() == str(pulled).lower(), (node, result)
-            assert (float(result[runtime]["seconds"]) > 0) == pulled
+            assert str(result[runtime]["pulled"]).lower() == "false", (node, result)
 
-    def shown(notes: list[runner.Progress]) -> dict[str, str]:
-        return {
-            n.host: n.message
-            for n in notes
-            if n.kind == "result" and n.task == "Show what this node pulled"
-        }
-
-    lines = shown(first_pull["master_notes"]) | {
-        h: m for h, m in shown(first_pull["notes"]).items() if h != "node1"
-    }
+    lines = {x["host"]: x["message"] for x in first_pull["run"].results(SHOWN)}
     assert set(lines) == set(NODES)
     for line in lines.values():
         assert line.startswith(f"{IMAGE} (image ID {upstream.config_digest[:19]}"), line
@@ -420,16 +197,10 @@ def test_each_node_reports_what_it_pulled_its_size_and_time(phase, first_pull):
         assert re.search(r"Docker pulled it in [0-9.]+ s; containerd pulled it in [0-9.]+ s", line)
 
 
-def test_second_run_pulls_nothing_and_changes_nothing(phase, first_pull):
-    cursor = upstream_cursor()
-    result, notes = phase.run()
-    assert result.ok, result.artifact_dir
-    assert {h: s.changed for h, s in result.hosts.items()} == {n: 0 for n in NODES}
-    assert not blob_gets(upstream_requests(cursor))
-    lines = [
-        n.message for n in notes if n.kind == "result" and n.task == "Show what this node pulled"
-    ]
-    assert len(lines) == 3 and all("already present, nothing pulled" in m for m in lines)
+def test_second_run_pulls_nothing(cluster):
+    assert not blob_gets(upstream_requests(cluster.cursor_between))
+    lines = [x["message"] for x in cluster.second.results(SHOWN)]
+    assert len(lines) == 3 and all("already present, nothing pulled" in m for m in lines), lines
 
 
 def test_check_mode_on_a_node_without_the_image_reports_the_pulls_and_pulls_nothing(
@@ -529,7 +300,9 @@ def test_air_gapped_site_loads_an_archive_into_the_master_s_local_registry(
 
     # the registry alone first: the images phase would fail on the empty local registry
     registry_only = tmp_path / "registry.yml"
-    registry_only.write_text(IMAGES_PLAYBOOK.split("\n- name: Stack images on the master")[0])
+    registry_only.write_text(
+        phase.playbook.read_text().split("\n- name: Images - stack image on the master")[0]
+    )
     on("node1", f"systemctl stop docker-registry; rm -rf {CACHE_STORAGE}/docker")
     forget_image(phase, "node3")
     try:

@@ -222,6 +222,7 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
         "dlrs_clearlinux_mirror",
         "dlrs_clearlinux_allow_insecure_http",
         "dlrs_upstream_registry",
+        "dlrs_insecure_registries",
     }
     assert stat.S_IMODE(os.stat(sandbox.private_key).st_mode) == 0o600
 

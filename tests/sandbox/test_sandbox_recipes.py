@@ -4,6 +4,7 @@ it writes, the key pair, the Clear Linux os-release as Ansible parses it, the co
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import stat
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlrs_provision import sandbox
+from dlrs_provision import inventory, sandbox
 from dlrs_provision.errors import UsageError
 from dlrs_provision.sandbox import cluster, files
 from dlrs_provision.sandbox.images import SPECS, ImageBuilder
@@ -75,6 +76,59 @@ def test_cache_key_covers_the_swupd_stand_in_and_the_mirror_generator(tmp_path):
     assert {n for n in SPECS if before[n] != after[n]} == {"host-clearlinux", "mirror"}
 
 
+def test_cache_key_covers_the_clrtrust_stand_in(tmp_path):
+    root = _copy_checkout(tmp_path)
+    before = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    with open(root / "tests" / "standins" / "clrtrust-stand-in", "a") as out:
+        out.write("\n# changed\n")
+    after = {name: ImageBuilder(root).tag(name) for name in SPECS}
+    assert {n for n in SPECS if before[n] != after[n]} == {"host-clearlinux"}
+
+
+def test_clear_linux_host_installs_both_stand_ins_where_the_roles_call_them():
+    spec = SPECS["host-clearlinux"]
+    assert dict(spec.copies) == {
+        "swupd-stand-in": "tests/standins/swupd-stand-in",
+        "clrtrust-stand-in": "tests/standins/clrtrust-stand-in",
+    }
+    dockerfile = (REPO / "tests" / "sandbox" / "host-clearlinux" / "Dockerfile").read_text()
+    assert "COPY swupd-stand-in /usr/bin/swupd\n" in dockerfile
+    assert "COPY clrtrust-stand-in /usr/bin/clrtrust\n" in dockerfile
+    assert "chmod 0755 /usr/bin/swupd /usr/bin/clrtrust" in dockerfile
+    # roles/registry_cache runs `clrtrust add` by name, as on Clear Linux
+    trust = yaml.safe_load((REPO / "roles/registry_cache/vars/ClearLinux.yml").read_text())
+    assert trust["_registry_cache_trust_update"][:2] == ["clrtrust", "add"]
+
+
+def test_mirror_payloads_name_packages_that_the_mirror_serves(tmp_path):
+    """The swupd mirror's cloud-native-basic payload pins a version of the Kubernetes stand-in
+    packages that the mirror's k8s repository has, at the URL the mirror serves it under."""
+    from dlrs_provision.sandbox import images
+
+    target = tmp_path / "update"
+    ImageBuilder(REPO)._write_swupd_tree(target)
+    manifest = yaml.safe_load((target / "26240" / "Manifest.cloud-native-basic").read_text())
+    apt = manifest["apt"]
+    assert (
+        apt["proxy"] == images.SWUPD_PAYLOAD_APT_PROXY == files.mirror_urls("mirror")["apt_proxy"]
+    )
+    repos = yaml.safe_load((REPO / "tests" / "sandbox" / "k8s-repo" / "repos.yaml").read_text())
+    pinned = {p.split("=", 1)[1] for p in apt["packages"] if "=" in p}
+    assert len(pinned) == 1 and pinned <= set(repos["versions"])
+    minor = ".".join(next(iter(pinned)).split(".")[:2])
+    path = repos["path"].format(minor=minor)
+    assert apt["sources"][0]["uri"] == f"{files.mirror_urls('mirror')['files']}k8s/{path}/"
+    assert {p.split("=")[0] for p in apt["packages"]} == {
+        "kubeadm",
+        "kubelet",
+        "kubectl",
+        "containerd",
+    }
+    docker = yaml.safe_load((target / "26240" / "Manifest.containers-basic").read_text())
+    assert docker["apt"]["packages"] == ["docker.io"]
+    assert yaml.safe_load((target / "26240" / "Manifest.os-core").read_text())["apt"] is None
+
+
 def test_base_rebuild_changes_every_tag(tmp_path):
     root = _copy_checkout(tmp_path)
     before = {name: ImageBuilder(root).tag(name) for name in SPECS}
@@ -117,12 +171,43 @@ def test_hosts_yml_has_the_agreed_form(tmp_path):
         "dlrs_clearlinux_mirror": "http://mirror:8080/clearlinux/update",
         "dlrs_clearlinux_allow_insecure_http": True,
         "dlrs_upstream_registry": "mirror:5000",
+        "dlrs_insecure_registries": ["mirror:5000"],
+        "dlrs_kubernetes_repo_url": "http://mirror:8080/k8s",
+        "dlrs_kubernetes_version": "1.32",
     }
     children = data["all"]["children"]
     assert children["masters"]["hosts"] == {
         "node1": {"ansible_host": "127.0.0.1", "ansible_port": 40000}
     }
     assert list(children["workers"]["hosts"]) == ["node2", "node3"]
+
+
+def test_stand_in_manifests_are_pinned_by_their_sha256_in_the_inventory(tmp_path):
+    manifests = files.write_manifests(tmp_path, REPO)
+    top = yaml.safe_load(files.render_hosts_yml(tmp_path, _state(tmp_path), manifests))["all"][
+        "vars"
+    ]
+    network = Path(top["dlrs_pod_network_manifest_url"].removeprefix("file://"))
+    assert network.parent == tmp_path / "manifests" and "STAND-IN" in network.read_text()
+    assert (
+        top["dlrs_pod_network_manifest_checksum"]
+        == hashlib.sha256(network.read_bytes()).hexdigest()
+    )
+    if manifests["training_operator"] is None:  # no reference CRD beside this checkout
+        assert top["dlrs_kubeflow"] is False
+    else:
+        assert top["dlrs_kubeflow"] is True
+        operator = Path(top["dlrs_training_operator_manifest_url"].removeprefix("file://"))
+        assert "kind: CustomResourceDefinition" in operator.read_text()
+        assert (
+            top["dlrs_training_operator_manifest_checksum"]
+            == hashlib.sha256(operator.read_bytes()).hexdigest()
+        )
+    # the inventory checker accepts it (it refuses a pod network without its checksum)
+    (tmp_path / "hosts.yml").write_text(
+        files.render_hosts_yml(tmp_path, _state(tmp_path), manifests)
+    )
+    assert inventory.load(tmp_path / "hosts.yml").masters == ["node1"]
 
 
 def test_single_node_inventory_keeps_an_empty_workers_group(tmp_path):

@@ -1,0 +1,99 @@
+"""`dlrs-provision benchmark` on the cluster the session built (conftest's `cluster`).
+
+Single mode runs the sandbox's test stack image on every node with `docker run`: that image is
+NOT TensorFlow; its tf_cnn_benchmarks stand-in checks the flags it is given and prints a made-up
+figure (10 + inter + intra threads), which is what lets this test see that each node got its
+own calculator values. The report must say that the figures are a stand-in's. (The real
+TensorFlow run is tests/tf/test_benchmark_command_tf.py.)
+
+Multi mode submits the TFJob to the stand-in cluster: the API stand-in checks it against the
+v1.9.0 CRD's schema and stores it; no operator runs pods there, so the job must time out with
+the message that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from e2e_support import CLI, NODES, on
+
+from dlrs_provision import paths
+from dlrs_provision.facts import cached_facts_file, load_facts
+from dlrs_provision.tuning import compute
+
+pytestmark = pytest.mark.e2e
+
+JOB = "dlrs-resnet50"
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+
+
+def bench(sandbox, cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "benchmark", sandbox.inventory, *args],
+        capture_output=True,
+        text=True,
+        env=os.environ | {paths.STATE_ENV: str(cluster.state)},
+        timeout=900,
+    )
+
+
+def written(proc: subprocess.CompletedProcess[str]) -> dict[str, Path]:
+    paths_ = [Path(line[len("wrote ") :]) for line in proc.stdout.splitlines()
+              if line.startswith("wrote ")]  # fmt: skip
+    return {p.name: p for p in paths_}
+
+
+def test_single_mode_runs_each_node_with_its_own_values_and_marks_stand_in_figures(
+    sandbox, cluster
+):
+    proc = bench(
+        sandbox, cluster, "--mode", "single", "--benchmark", "image", "--compare-default",
+        "--batch-size", "2", "--num-batches", "3",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    files = written(proc)
+    assert set(files) == {"report.md", "report.json", "chart.png"}
+    assert files["chart.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads(files["report.json"].read_text())
+    assert report["stand_in"] is True and report["compared"] is True
+    by_node = {n["node"]: n for n in report["nodes"]}
+    assert set(by_node) == set(NODES)
+    for node in NODES:
+        facts = load_facts(cached_facts_file(cluster.state / "facts", node))
+        want = compute(facts, mode="single")
+        # the stand-in's made-up figure carries the thread counts it was given
+        expected = 10 + want.num_inter_threads + want.num_intra_threads
+        assert by_node[node]["tuned"] == pytest.approx(expected), (node, by_node[node])
+        assert by_node[node]["untuned"] == pytest.approx(10.0), (node, by_node[node])
+    assert "STAND-IN FIGURES, NOT MEASUREMENTS" in files["report.md"].read_text()
+    assert "STAND-IN" in proc.stdout
+    # no benchmark container is left on any node
+    for node in NODES:
+        assert "dlrs-benchmark-" not in on(node, "docker ps -a --format '{{.Names}}'")
+
+
+def test_multi_mode_submits_a_schema_valid_tfjob_and_says_why_it_never_ran(sandbox, cluster):
+    try:
+        proc = bench(sandbox, cluster, "--mode", "multi", "--timeout", "20")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 1, out[-3000:]
+        assert "did not finish within 20 s" in out, out[-3000:]
+        assert "no pods at all: the training operator is not running or not installed" in out
+        job = json.loads(on("node1", f"{KUBECTL} get tfjob {JOB} -o json"))
+        # the stand-in API server stored it only after checking it against the CRD's schema
+        assert job["kind"] == "TFJob" and set(job["spec"]["tfReplicaSpecs"]) == {"PS", "Worker"}
+        workers = job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"]
+        assert workers == len(cluster_workers(sandbox))
+        record = json.loads(next(cluster.state.glob("runs/*-benchmark/benchmark/multi.json"))
+                            .read_text())  # fmt: skip
+        assert record["outcome"] == "timeout"
+    finally:
+        on("node1", f"{KUBECTL} delete tfjob {JOB} --ignore-not-found", check=False)
+
+
+def cluster_workers(sandbox) -> list[str]:
+    return [n.name for n in sandbox.nodes if n.role == "worker"]
