@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -688,6 +689,26 @@ def _check(inv: Inventory) -> list[Problem]:
                 )
             )
 
+    # kubeadm names the node after the host (lower-cased) and refuses what is not a DNS-1123
+    # subdomain, on the host, halfway through the Kubernetes phase: say it here instead.
+    for name in [*inv.masters, *inv.workers]:
+        hv = inv.host_vars(name)
+        if any(k in hv for k in ("kubeadm_master_node_name", "kubeadm_worker_node_name")):
+            continue
+        if not _NODE_NAME.match(name.lower()) or len(name) > 253:
+            origin = inv.hosts[name].origins[0]
+            problems.append(
+                Problem(
+                    origin.file,
+                    f"host name {name!r} cannot be a Kubernetes node name (lowercase letters, "
+                    "digits, '-' and '.', starting and ending with a letter or digit)",
+                    fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its address in "
+                    "ansible_host)",
+                    line=origin.line,
+                    where=f"host {name}",
+                )
+            )
+
     seen: dict[tuple[str, int], str] = {}
     for name in inv.hosts:
         hv = inv.host_vars(name)
@@ -969,3 +990,11 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
             seen.add(p)
             out.append(p)
     return out
+
+
+_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _node_name_hint(name: str) -> str:
+    hint = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.")
+    return hint or "node1"

@@ -214,6 +214,26 @@ def test_host_in_both_groups(tmp_path):
     assert p.message == "host is in both `masters` and `workers`" and p.where == "host m1"
 
 
+def test_host_name_that_kubernetes_refuses_as_a_node_name(tmp_path):
+    p = only(write(tmp_path, GOOD.replace("w2: {", "gpu_02: {")))
+    assert "cannot be a Kubernetes node name" in p.message and p.where == "host gpu_02"
+    assert p.line == 11 and "'gpu-02'" in p.fix and "ansible_host" in p.fix
+
+
+def test_upper_case_and_dotted_host_names_are_fine_as_node_names(tmp_path):
+    # kubeadm lower-cases the host name, and a DNS name with dots is a valid node name
+    text = GOOD.replace("w1: {", "Rack1-W1: {").replace("w2: {", "w2.dc1.example.com: {")
+    assert inventory.load(write(tmp_path, text)).workers == ["Rack1-W1", "w2.dc1.example.com"]
+
+
+def test_explicit_node_name_lets_any_host_name_through(tmp_path):
+    text = GOOD.replace(
+        "w2: {ansible_host: 10.0.0.3}",
+        "gpu_02: {ansible_host: 10.0.0.3, kubeadm_worker_node_name: gpu-02}",
+    )
+    assert inventory.load(write(tmp_path, text)).workers == ["w1", "gpu_02"]
+
+
 def test_same_address_and_port_twice(tmp_path):
     p = only(write(tmp_path, GOOD.replace("10.0.0.3", "10.0.0.2")))
     assert "same address and port as host w1 (10.0.0.2:22)" in p.message
