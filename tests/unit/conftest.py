@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from dlrs_provision import inventory
+from dlrs_provision.errors import InputError
+
 DATA = Path(__file__).parent / "data"
 FACTS = DATA / "facts"
 
@@ -34,3 +37,10 @@ def facts_for(sockets: int, cores: int, threads: int) -> dict:
 @pytest.fixture
 def gold6140() -> dict:
     return json.loads((FACTS / "xeon-gold-6140-2s-ht.json").read_text())["ansible_facts"]
+
+
+def inventory_problems(path: Path) -> list:
+    """The problems the inventory checker reports for a bad inventory (it must refuse it)."""
+    with pytest.raises(InputError) as info:
+        inventory.load(path)
+    return info.value.problems

@@ -8,10 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
+from conftest import inventory_problems
 
 from dlrs_provision import inventory
-from dlrs_provision.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,14 +36,8 @@ def write(tmp_path: Path, text: str, name: str = "hosts.yml") -> Path:
     return path
 
 
-def problems(path: Path) -> list:
-    with pytest.raises(InputError) as info:
-        inventory.load(path)
-    return info.value.problems
-
-
 def only(path: Path):
-    found = problems(path)
+    found = inventory_problems(path)
     assert len(found) == 1, [p.render() for p in found]
     return found[0]
 
@@ -337,7 +330,7 @@ def test_list_setting_given_a_string(tmp_path):
 
 
 def test_hosts_given_as_a_list(tmp_path):
-    found = problems(
+    found = inventory_problems(
         write(
             tmp_path,
             GOOD.replace("      hosts:\n        m1: {ansible_host: 10.0.0.1}", "      hosts: [m1]"),
@@ -350,7 +343,7 @@ def test_hosts_given_as_a_list(tmp_path):
 
 
 def test_misspelt_group_key(tmp_path):
-    found = problems(
+    found = inventory_problems(
         write(tmp_path, GOOD.replace("    workers:\n      hosts:", "    workers:\n      host:"))
     )
     messages = [p.render() for p in found]
@@ -413,7 +406,7 @@ def test_every_error_is_reported_not_just_the_first(tmp_path):
     text = GOOD.replace(
         "dlrs_variant: mkl", "dlrs_variant: mk1\n    dlrs_num_inter_threads: 0\n    dlrs_bogus: 1"
     )
-    found = problems(write(tmp_path, text))
+    found = inventory_problems(write(tmp_path, text))
     assert {p.field for p in found} == {"dlrs_variant", "dlrs_num_inter_threads", "dlrs_bogus"}
 
 
@@ -515,7 +508,7 @@ def test_registry_port_set_on_the_master_only_is_refused_at_that_line(tmp_path):
         "m1: {ansible_host: 10.0.0.1}",
         "m1: {ansible_host: 10.0.0.1, dlrs_registry_cache_port: 5000}",
     )
-    found = problems(write(tmp_path, text))
+    found = inventory_problems(write(tmp_path, text))
     assert {p.field for p in found} == {"dlrs_registry_cache_port"}
     assert all(p.line == 7 and p.where == "host m1" for p in found)
     assert "5443 on w1 but 5000 on the master m1" in found[0].message

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import inventory_problems
 from test_k8s_stand_ins import PYTHON, SCRIPTS, Cluster
 
 from dlrs_provision import inventory, runner
-from dlrs_provision.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "kubeflow_training_operator"
@@ -76,19 +76,13 @@ def _inventory(tmp_path: Path, **settings: object) -> Path:
     return path
 
 
-def _problems(path: Path) -> list:
-    with pytest.raises(InputError) as info:
-        inventory.load(path)
-    return info.value.problems
-
-
 def test_kubeflow_on_without_a_checksum_names_the_line_and_how_to_get_it(tmp_path):
     path = _inventory(
         tmp_path,
         dlrs_kubeflow=True,
         dlrs_training_operator_manifest_url="https://mirror.example.com/to.yaml",
     )
-    (problem,) = _problems(path)
+    (problem,) = inventory_problems(path)
     assert problem.field == "dlrs_training_operator_manifest_checksum"
     assert problem.file == str(path)
     assert problem.line == 7  # the dlrs_kubeflow line, where the phase is switched on
@@ -97,7 +91,7 @@ def test_kubeflow_on_without_a_checksum_names_the_line_and_how_to_get_it(tmp_pat
 
 
 def test_kubeflow_on_without_url_or_checksum_reports_both(tmp_path):
-    fields = {p.field for p in _problems(_inventory(tmp_path, dlrs_kubeflow=True))}
+    fields = {p.field for p in inventory_problems(_inventory(tmp_path, dlrs_kubeflow=True))}
     assert fields == {
         "dlrs_training_operator_manifest_url",
         "dlrs_training_operator_manifest_checksum",
@@ -106,7 +100,7 @@ def test_kubeflow_on_without_url_or_checksum_reports_both(tmp_path):
 
 def test_kubeflow_hint_follows_the_pinned_release(tmp_path):
     path = _inventory(tmp_path, dlrs_kubeflow=True, dlrs_training_operator_version="v1.9.2")
-    assert all("ref=v1.9.2" in p.fix for p in _problems(path))
+    assert all("ref=v1.9.2" in p.fix for p in inventory_problems(path))
 
 
 def test_kubeflow_off_or_complete_loads(tmp_path):
@@ -132,7 +126,7 @@ def test_kubeflow_off_or_complete_loads(tmp_path):
     ],
 )
 def test_kubeflow_settings_refuse_malformed_values(tmp_path, key, value):
-    found = [p for p in _problems(_inventory(tmp_path, **{key: value})) if p.field == key]
+    found = [p for p in inventory_problems(_inventory(tmp_path, **{key: value})) if p.field == key]
     assert len(found) == 1, found
     assert repr(value) in found[0].message or "string" in found[0].message
 

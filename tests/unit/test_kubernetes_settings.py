@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import inventory_problems
 
 from dlrs_provision import inventory
-from dlrs_provision.errors import InputError
 from dlrs_provision.settings import SETTINGS
 
 DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -34,12 +34,6 @@ def write(tmp_path: Path, settings: str) -> Path:
     return path
 
 
-def problems(path: Path) -> list:
-    with pytest.raises(InputError) as info:
-        inventory.load(path)
-    return info.value.problems
-
-
 def test_no_pod_network_setting_loads(tmp_path):
     inv = inventory.load(write(tmp_path, "dlrs_variant: mkl"))
     assert inv.setting("m1", "dlrs_pod_network") == "flannel"
@@ -48,7 +42,7 @@ def test_no_pod_network_setting_loads(tmp_path):
 
 def test_chosen_pod_network_without_checksum_is_refused_with_the_fix(tmp_path):
     path = write(tmp_path, "dlrs_variant: mkl\ndlrs_pod_network: calico")
-    (p,) = problems(path)
+    (p,) = inventory_problems(path)
     text = p.render()
     assert p.field == "dlrs_pod_network" and p.line == 4
     assert str(path) in text
@@ -57,7 +51,7 @@ def test_chosen_pod_network_without_checksum_is_refused_with_the_fix(tmp_path):
 
 def test_manifest_url_without_checksum_names_the_url_line(tmp_path):
     path = write(tmp_path, "dlrs_pod_network_manifest_url: https://mirror.example.com/flannel.yml")
-    (p,) = problems(path)
+    (p,) = inventory_problems(path)
     assert p.field == "dlrs_pod_network_manifest_url" and p.line == 3
     assert "flannel manifest" in p.render()
 
@@ -92,7 +86,7 @@ def test_pod_network_none_needs_no_checksum(tmp_path):
 )
 def test_bad_kubernetes_values_are_refused(tmp_path, name, value, wrong):
     extra = "\ndlrs_pod_network: none" if name != "dlrs_pod_network" else ""
-    found = problems(write(tmp_path, f"{name}: {value}{extra}"))
+    found = inventory_problems(write(tmp_path, f"{name}: {value}{extra}"))
     assert [p.field for p in found] == [name], [p.render() for p in found]
     assert wrong in found[0].render()
 
