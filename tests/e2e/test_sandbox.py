@@ -223,7 +223,16 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
         "dlrs_clearlinux_allow_insecure_http",
         "dlrs_upstream_registry",
         "dlrs_insecure_registries",
+        "dlrs_kubernetes_repo_url",
+        "dlrs_kubernetes_version",
+        "dlrs_pod_network_manifest_url",
+        "dlrs_pod_network_manifest_checksum",
+        # the stand-in training operator, built from ../shared/reference's TFJob CRD
+        "dlrs_kubeflow",
+        "dlrs_training_operator_manifest_url",
+        "dlrs_training_operator_manifest_checksum",
     }
+    assert data["all"]["vars"]["dlrs_kubeflow"] is True
     assert stat.S_IMODE(os.stat(sandbox.private_key).st_mode) == 0o600
 
 
