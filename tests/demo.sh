@@ -9,3 +9,7 @@ BIN=.venv/bin
 echo
 echo "+ dlrs-provision cluster inventory/sandbox/hosts.yml"
 "${BIN}/dlrs-provision" cluster inventory/sandbox/hosts.yml
+echo
+echo "+ kubectl get nodes --show-labels   (on node1; kubeadm, kubelet and kubectl here are the"
+echo "  sandbox's stand-ins, tests/standins/k8s/: no real control plane runs in the sandbox)"
+docker exec dlrs-sandbox-node1 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --show-labels
