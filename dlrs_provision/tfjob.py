@@ -567,38 +567,28 @@ def build(
         "init": init,
         "working_dir": working_dir,
     }
-    replica_specs: dict[str, Any] = {}
-    if ps:
-        replica_specs["PS"] = {
-            "replicas": ps,
+
+    def replica(role: str, replicas: int, **pod: Any) -> dict[str, Any]:
+        return {
+            "replicas": replicas,
             "restartPolicy": "Never",
             "template": {
-                "metadata": {"labels": {**labels, LABEL_PREFIX + "replica": "ps"}},
-                "spec": _pod_spec(
-                    **common,
-                    cpus=ps_cpus,
-                    memory_mb=ps_memory_mb,
-                    hosts=ps_list,
-                    anti_affinity=None,
-                    node_selector=None,
-                ),
+                "metadata": {"labels": {**labels, LABEL_PREFIX + "replica": role}},
+                "spec": _pod_spec(**common, **pod),
             },
         }
-    replica_specs["Worker"] = {
-        "replicas": len(worker_hosts),
-        "restartPolicy": "Never",
-        "template": {
-            "metadata": {"labels": {**labels, LABEL_PREFIX + "replica": "worker"}},
-            "spec": _pod_spec(
-                **common,
-                cpus=cpus,
-                memory_mb=memory,
-                hosts=worker_hosts,
-                anti_affinity={JOB_NAME_LABEL: name, REPLICA_TYPE_LABEL: "worker"},
-                node_selector={VARIANT_LABEL: variant},
-            ),
-        },
-    }
+
+    replica_specs: dict[str, Any] = {}
+    if ps:
+        replica_specs["PS"] = replica(
+            "ps", ps, cpus=ps_cpus, memory_mb=ps_memory_mb, hosts=ps_list,
+            anti_affinity=None, node_selector=None,
+        )  # fmt: skip
+    replica_specs["Worker"] = replica(
+        "worker", len(worker_hosts), cpus=cpus, memory_mb=memory, hosts=worker_hosts,
+        anti_affinity={JOB_NAME_LABEL: name, REPLICA_TYPE_LABEL: "worker"},
+        node_selector={VARIANT_LABEL: variant},
+    )  # fmt: skip
     tfjob = {
         "apiVersion": API_VERSION,
         "kind": KIND,
