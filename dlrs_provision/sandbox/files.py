@@ -209,7 +209,7 @@ def _manifest_lines(manifests: dict[str, Manifest | None]) -> list[str]:
             ]
         else:
             lines += [
-                "    # no reference TFJob CRD (../shared/reference) for the stand-in operator",
+                "    # no TFJob CRD (tests/data/kubeflow/) for the stand-in operator",
                 "    dlrs_kubeflow: false",
             ]
     return lines

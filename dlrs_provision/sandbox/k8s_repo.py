@@ -108,8 +108,8 @@ def find_tfjob_crd(root: Path) -> Path | None:
     """The reference copy of the training operator's TFJob CRD, where the unit tests find it."""
     for candidate in (
         os.environ.get(CRD_ENV, ""),
+        str(root / "tests" / "data" / "kubeflow" / CRD_NAME),
         str(root.parent / "shared" / "reference" / CRD_NAME),
-        str(root / "tests" / "unit" / "data" / CRD_NAME),
     ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)

@@ -227,7 +227,7 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
         "dlrs_kubernetes_version",
         "dlrs_pod_network_manifest_url",
         "dlrs_pod_network_manifest_checksum",
-        # the stand-in training operator, built from ../shared/reference's TFJob CRD
+        # the stand-in training operator, built from the TFJob CRD in tests/data/kubeflow/
         "dlrs_kubeflow",
         "dlrs_training_operator_manifest_url",
         "dlrs_training_operator_manifest_checksum",

@@ -13,6 +13,7 @@ tests/molecule/test_scenarios.py runs the same scenarios under pytest through th
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shlex
 import signal
@@ -31,6 +32,10 @@ IMAGE_ENV = {
     "DLRS_IMAGE_HOST_CLEARLINUX": "host-clearlinux",
 }
 ROLE_ENV = "DLRS_MOLECULE_ROLE"  # the role under test: part of the container names
+# Two checkouts of the project on one machine (a CI clone beside a working tree) run the same
+# scenarios: a short hash of this checkout's path in the container names and molecule's own
+# state folder keeps them from destroying each other's test hosts.
+CHECKOUT_TAG = hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
 # Label of every molecule test host (config.yml); the sandbox's containers never carry it.
 LABEL = "dlrs-provision.molecule"
 TIMEOUT_ENV = "DLRS_MOLECULE_TIMEOUT"
@@ -121,7 +126,11 @@ def run_scenario(
 ) -> Result:
     """`molecule test -s NAME` in the role's directory; its output also goes to the log file."""
     timeout = timeout or float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
-    run_env = {**env, ROLE_ENV: scenario.role}
+    run_env = {
+        **env,
+        ROLE_ENV: scenario_tag(scenario.role),
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".cache" / "molecule-state" / CHECKOUT_TAG),
+    }
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     timed_out = False
@@ -167,6 +176,11 @@ def run_scenario(
     return Result(scenario, rc, seconds, output, timed_out)
 
 
+def scenario_tag(role: str) -> str:
+    """What the container names of ROLE's scenarios carry: the role and this checkout's tag."""
+    return f"{role}-{CHECKOUT_TAG}"
+
+
 def leftover_containers(scenario: Scenario) -> list[str]:
     """Containers of this scenario still there (destroy should have removed them all)."""
     listed = subprocess.run(
@@ -175,7 +189,7 @@ def leftover_containers(scenario: Scenario) -> list[str]:
         text=True,
         check=True,
     )
-    prefix, suffix = f"molecule-{scenario.role}-", f"-{scenario.name}"
+    prefix, suffix = f"molecule-{scenario_tag(scenario.role)}-", f"-{scenario.name}"
     return [n for n in listed.stdout.split() if n.startswith(prefix) and n.endswith(suffix)]
 
 
@@ -215,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         exports = {"PATH": f"{Path(sys.executable).parent}:$PATH", **images}
         roles = sorted({s.role for s in scenarios})
         if len(roles) == 1:
-            exports[ROLE_ENV] = roles[0]
+            exports[ROLE_ENV] = scenario_tag(roles[0])
         for var, value in exports.items():
             quoted = f'"{value}"' if var == "PATH" else shlex.quote(value)
             print(f"export {var}={quoted}")

@@ -253,9 +253,7 @@ def test_multi_mode_manifest_with_image_and_checkout_passes_the_crd_schema(tmp_p
     docs = list(yaml.safe_load_all(out.read_text()))
     assert [d["kind"] for d in docs] == ["ConfigMap", "TFJob"]
     job = docs[1]
-    crd = yaml.safe_load(
-        (REPO.parent / "shared/reference/kubeflow.org_tfjobs.v1.9.0.yaml").read_text()
-    )
+    crd = yaml.safe_load((REPO / "tests/data/kubeflow/kubeflow.org_tfjobs.v1.9.0.yaml").read_text())
     jsonschema.validate(job, crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
     assert job["metadata"]["name"] == run.JOB_NAME
     for spec in job["spec"]["tfReplicaSpecs"].values():

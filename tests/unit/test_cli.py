@@ -183,9 +183,7 @@ def test_render_tfjob_from_cached_facts_validates_against_the_crd(tmp_path):
     assert proc.returncode == 0, proc.stderr
     docs = list(yaml.safe_load_all(proc.stdout))
     job = next(d for d in docs if d["kind"] == "TFJob")
-    crd = yaml.safe_load(
-        (REPO.parent / "shared/reference/kubeflow.org_tfjobs.v1.9.0.yaml").read_text()
-    )
+    crd = yaml.safe_load((REPO / "tests/data/kubeflow/kubeflow.org_tfjobs.v1.9.0.yaml").read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     jsonschema.validate(job, schema)
     worker = job["spec"]["tfReplicaSpecs"]["Worker"]

@@ -40,8 +40,7 @@ PYTHON = os.environ.get("K8S_STAND_IN_TEST_PYTHON") or sys.executable
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
 CRD_PLACES = [
     os.environ.get("DLRS_TFJOB_CRD", ""),
-    str(REPO.parent / "shared" / "reference" / CRD_NAME),
-    str(REPO / "tests" / "unit" / "data" / CRD_NAME),
+    str(REPO / "tests" / "data" / "kubeflow" / CRD_NAME),
 ]
 CRI = "unix:///var/run/containerd/containerd.sock"
 TOKEN = "abcdef.0123456789abcdef"

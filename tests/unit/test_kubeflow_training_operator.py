@@ -183,7 +183,7 @@ def test_stand_in_manifest_holds_the_real_crd_and_says_it_is_a_stand_in(tmp_path
 
 def test_stand_in_manifest_without_the_reference_crd_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setattr(stand_in_manifest, "find_tfjob_crd", lambda: None)
-    with pytest.raises(FileNotFoundError, match=r"\.\./shared/reference/"):
+    with pytest.raises(FileNotFoundError, match=r"tests/data/kubeflow/"):
         stand_in_manifest.write(tmp_path / "to.yaml")
     assert not (tmp_path / "to.yaml").exists()
 

@@ -19,8 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
 CRD_PLACES = [
     os.environ.get("DLRS_TFJOB_CRD", ""),
-    str(REPO.parent / "shared" / "reference" / CRD_NAME),
-    str(REPO / "tests" / "unit" / "data" / CRD_NAME),
+    str(REPO / "tests" / "data" / "kubeflow" / CRD_NAME),
 ]
 SEED_ARGS = {
     "--variable_update": "parameter_server",

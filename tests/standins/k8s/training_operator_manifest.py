@@ -6,8 +6,8 @@ v1.9.0" > training-operator-v1.9.0.yaml`) and serves from its mirror; GitHub can
 where dlrs-provision is tested, so the tests assemble a small file of the same shape instead:
 
 - the Namespace `kubeflow`;
-- the real TFJob CustomResourceDefinition of v1.9.0 (the reference copy in ../shared/reference/,
-  $DLRS_TFJOB_CRD, or tests/unit/data/);
+- the real TFJob CustomResourceDefinition of v1.9.0 ($DLRS_TFJOB_CRD, else the copy kept in
+  tests/data/kubeflow/);
 - a ServiceAccount and a Deployment, both named `training-operator`, whose image is only a name:
   the stand-in cluster stores Deployments and never runs them.
 
@@ -48,8 +48,8 @@ def find_tfjob_crd(repo: Path = REPO) -> Path | None:
     """The reference TFJob CRD, where the other tests find it (see tests/unit/test_tfjob.py)."""
     for candidate in (
         os.environ.get(CRD_ENV, ""),
+        str(repo / "tests" / "data" / "kubeflow" / CRD_NAME),
         str(repo.parent / "shared" / "reference" / CRD_NAME),
-        str(repo / "tests" / "unit" / "data" / CRD_NAME),
     ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
@@ -107,7 +107,7 @@ def write(dest: Path, crd_path: Path | None = None, version: str = "v1.9.0") -> 
     source = crd_path or find_tfjob_crd()
     if source is None:
         raise FileNotFoundError(
-            f"the reference {CRD_NAME} is missing: put it in ../shared/reference/ or point "
+            f"the reference {CRD_NAME} is missing: restore tests/data/kubeflow/ or point "
             f"${CRD_ENV} at it"
         )
     crd = yaml.load(source.read_text(), Loader=_LOADER)  # a safe loader (C or Python)
