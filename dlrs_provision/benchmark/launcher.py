@@ -75,13 +75,17 @@ def parse_tf_config(text: str | None) -> dict:
         raise LaunchError(f"TF_CONFIG is not JSON ({exc}): {text:.200}") from None
     if not isinstance(config, dict):
         raise LaunchError(f"TF_CONFIG must be a JSON object, got {text:.200}")
-    if "sparseCluster" in config:
+    cluster = config.get("cluster")
+    task = config.get("task")
+    # training-operator v1.9.0 writes the sparse form under "cluster" (worker: {index: address}),
+    # older releases under "sparseCluster"
+    if "sparseCluster" in config or (
+        isinstance(cluster, dict) and isinstance(cluster.get("worker"), dict)
+    ):
         raise LaunchError(
             "TF_CONFIG holds a sparse cluster (the TFJob sets enableDynamicWorker): "
             "tf_cnn_benchmarks needs every worker's address; render the TFJob without it"
         )
-    cluster = config.get("cluster")
-    task = config.get("task")
     if not isinstance(cluster, dict) or not isinstance(task, dict):
         raise LaunchError(f'TF_CONFIG needs a "cluster" and a "task" object, got {text:.200}')
     task_type = task.get("type")

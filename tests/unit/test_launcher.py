@@ -97,6 +97,11 @@ def test_workers_only_cluster_leaves_out_ps_hosts():
             json.dumps({"sparseCluster": {"worker": {"0": "a:2222"}}, "task": TF_CONFIG["task"]}),
             "enableDynamicWorker",
         ),
+        (  # training-operator v1.9.0's sparse form (SparseTFConfig's json tag is "cluster")
+            '{"cluster":{"worker":{"1":"j-worker-1.ns.svc:2222"},"ps":null},'
+            '"task":{"type":"worker","index":1}}',
+            "enableDynamicWorker",
+        ),
         (
             json.dumps({"cluster": {"worker": ["nohostport"]}, "task": TF_CONFIG["task"]}),
             'not "host:port"',
