@@ -25,8 +25,10 @@ Inventory overrides of the thread counts switch that off: they are used as given
 
 Benchmarks: `tf_cnn_benchmarks` (checked out by an init container from a git URL and ref;
 tensorflow/benchmarks' cnn_tf_v1.12_compatible branch for the seed's TensorFlow 1.x images) or
-`synthetic` (the project's tf.keras ResNet50, for TensorFlow 2 images; it has no parameter
-server, so its TFJob has Worker replicas only). The default follows the variant.
+`synthetic` (the project's tf.keras ResNet50, for TensorFlow 2 images). The synthetic benchmark
+trains across the workers with MultiWorkerMirroredStrategy (collective all-reduce among the
+workers, tf_cnn_benchmarks' --variable_update=collective_all_reduce), which has no parameter
+server, so its TFJob has Worker replicas only. The default follows the variant.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from typing import Any
 import yaml
 
 from dlrs_provision import catalog, paths, tuning
-from dlrs_provision.benchmark import launcher
+from dlrs_provision.benchmark import launcher, synthetic
 from dlrs_provision.errors import UsageError
 from dlrs_provision.facts import cached_facts_file, load_facts
 from dlrs_provision.inventory import Inventory
@@ -67,6 +69,7 @@ DEFAULT_GIT_URL = "https://github.com/tensorflow/benchmarks.git"
 TF1_GIT_REF = "cnn_tf_v1.12_compatible"  # the branch for TensorFlow 1.12 images
 DEFAULT_GIT_IMAGE = "alpine/git:v2.47.2"
 BENCHMARKS = ("tf_cnn_benchmarks", "synthetic")
+COLLECTIVE = synthetic.COLLECTIVE  # the synthetic benchmark's variable_update across workers
 # the benchmark each variant's images can run
 DEFAULT_BENCHMARK = {
     "mkl": "tf_cnn_benchmarks",
@@ -262,7 +265,12 @@ def _volume(configmap: str) -> dict[str, Any]:
 
 
 def benchmark_args(
-    t: tuning.Tuning, model: str, batch_size: int, num_batches: int, num_warmup_batches: int
+    t: tuning.Tuning,
+    model: str,
+    batch_size: int,
+    num_batches: int,
+    num_warmup_batches: int,
+    variable_update: str = "parameter_server",
 ) -> list[str]:
     """tf_cnn_benchmarks' arguments: the seed's, with the calculator's values."""
     args = [
@@ -273,7 +281,7 @@ def benchmark_args(
         f"--data_format={t.data_format}",
         f"--num_inter_threads={t.num_inter_threads}",
         f"--num_intra_threads={t.num_intra_threads}",
-        "--variable_update=parameter_server",
+        f"--variable_update={variable_update}",
         "--local_parameter_device=cpu",
         "--device=cpu",
         f"--init_learning_rate={SEED_LEARNING_RATE}",
@@ -468,7 +476,7 @@ def build(
         if ps:
             warnings.append(
                 "the synthetic benchmark has no parameter server: the TFJob has Worker "
-                "replicas only, and each worker measures its own node"
+                "replicas only, which train together with collective all-reduce"
             )
         ps = 0
     elif ps < 1:
@@ -528,7 +536,8 @@ def build(
         )
 
     t = smallest.tuning
-    args = benchmark_args(t, model, batch_size, num_batches, num_warmup_batches)
+    update = COLLECTIVE if benchmark == "synthetic" else "parameter_server"
+    args = benchmark_args(t, model, batch_size, num_batches, num_warmup_batches, update)
     configmap_name = f"{name}-dlrs"
     labels = {
         "app.kubernetes.io/name": "dlrs-benchmark",

@@ -364,6 +364,10 @@ def test_synthetic_takes_the_flags_given_to_tf_cnn_benchmarks():
     assert synthetic.parse_flags(["--nomkl"])[0]["mkl"] is False
 
 
+TWO_WORKERS = ["--job_name=worker", "--worker_hosts=127.0.0.1:1001,127.0.0.1:1002"]
+COLLECTIVE = "--variable_update=collective_all_reduce"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -374,12 +378,38 @@ def test_synthetic_takes_the_flags_given_to_tf_cnn_benchmarks():
         (["--device=gpu"], "runs on cpu"),
         (["--mkl=maybe"], "true or false"),
         (["--num_batches"], "needs a value"),
+        (["--variable_update=allreduce"], "expected one of parameter_server"),
+        (["--job_name=chief"], "expected ps or worker"),
+        (
+            [*TWO_WORKERS, "--task_index=0", "--variable_update=parameter_server"],
+            "only with --variable_update=collective_all_reduce",
+        ),
+        ([*TWO_WORKERS, "--task_index=2", COLLECTIVE], "names 2 workers"),
+        (["--job_name=worker", "--worker_hosts=a:1,b", "--task_index=0", COLLECTIVE], "not host"),
     ],
 )
 def test_synthetic_refuses_bad_flags(argv, message):
     with pytest.raises(synthetic.FlagError, match=message):
         values, _, _ = synthetic.parse_flags(argv)
         synthetic.check(values)
+
+
+def test_synthetic_trains_across_workers_only_with_collective_all_reduce():
+    values, unused, _ = synthetic.parse_flags([*TWO_WORKERS, "--task_index=1", COLLECTIVE])
+    synthetic.check(values)
+    assert synthetic.distributed(values)
+    assert values["task_index"] == 1 and values["variable_update"] == "collective_all_reduce"
+    assert synthetic.hosts(values["worker_hosts"]) == ["127.0.0.1:1001", "127.0.0.1:1002"]
+    assert COLLECTIVE in unused  # still a tf_cnn_benchmarks flag, named in the single-run note
+    # a lone worker, or a single-node run, trains on its own whatever variable_update says
+    for argv in (
+        ["--job_name=worker", "--worker_hosts=a:1", "--task_index=0", COLLECTIVE],
+        ["--variable_update=parameter_server"],
+        [COLLECTIVE],
+    ):
+        values, _, _ = synthetic.parse_flags(argv)
+        synthetic.check(values)
+        assert not synthetic.distributed(values)
 
 
 def test_synthetic_ps_task_has_nothing_to_do(capsys):

@@ -304,6 +304,17 @@ def test_tensorflow_2_images_run_the_synthetic_benchmark_without_ps(tmp_path, va
     assert "initContainers" not in pod
     assert any("no parameter server" in w for w in m.warnings)
     assert m.tfjob["metadata"]["annotations"]["dlrs.intel.com/benchmark"] == "synthetic"
+    # its workers train together through MultiWorkerMirroredStrategy: all-reduce, no PS
+    assert args_of(specs["Worker"])["--variable_update"] == "collective_all_reduce"
+
+
+def test_tf_cnn_benchmarks_keeps_the_parameter_server_mode(tmp_path):
+    shape = shape_facts(2, 18, 2)
+    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"w01": shape, "w02": shape})
+    specs = tfjob.render(inv, fdir, benchmark="tf_cnn_benchmarks")["spec"]["tfReplicaSpecs"]
+    assert set(specs) == {"PS", "Worker"}
+    assert args_of(specs["Worker"])["--variable_update"] == "parameter_server"
+    assert args_of(specs["PS"])["--variable_update"] == "parameter_server"
 
 
 def test_benchmark_choice_and_git_source_are_options(tmp_path, validator):
