@@ -134,6 +134,29 @@ def test_operator_tf_config_for_the_rendered_job_names_its_services(tmp_path):
     )
 
 
+def job(replicas: dict, port: int | None = None, **spec) -> dict:
+    ports = [{"name": tf_config.PORT_NAME, "containerPort": port}] if port else []
+    template = {"spec": {"containers": [{"name": "tensorflow", "ports": ports}]}}
+    specs = {t: {"replicas": n, "template": template} for t, n in replicas.items()}
+    return {"metadata": {"name": "j", "namespace": "ns"}, "spec": {"tfReplicaSpecs": specs, **spec}}
+
+
+def test_operator_tf_config_rules_beyond_the_rendered_job(monkeypatch):
+    """Sorted cluster keys, the tfjob-port, no TF_CONFIG for one replica, the sparse form."""
+    text = tf_config.tf_config(job({"Worker": 1, "PS": 1}, port=2345), "PS", 0)
+    assert text == (
+        '{"cluster":{"ps":["j-ps-0.ns.svc:2345"],"worker":["j-worker-0.ns.svc:2345"]},'
+        '"task":{"type":"ps","index":0},"environment":"cloud"}'
+    )
+    assert tf_config.tf_config(job({"Worker": 1}), "Worker", 0) is None
+    monkeypatch.setenv(tf_config.CLUSTER_DOMAIN_ENV, "cluster.local")
+    sparse = tf_config.tf_config(job({"Worker": 2}, enableDynamicWorker=True), "Worker", 1)
+    assert sparse == (
+        '{"cluster":{"worker":{"1":"j-worker-1.ns.svc.cluster.local:2222"},"ps":null},'
+        '"task":{"type":"worker","index":1}}'
+    )
+
+
 def test_two_workers_train_together_through_the_launcher(tmp_path):
     m = rendered_job(tmp_path)
     specs = m.tfjob["spec"]["tfReplicaSpecs"]
