@@ -556,3 +556,46 @@ def test_a_tfjob_becomes_bound_pods_and_headless_services(three: Cluster) -> Non
     assert three.kubectl("delete", "tfjob", "resnet50").returncode == 0
     assert not _get(three, "pods", "-l", "training.kubeflow.org/job-name=resnet50")["items"]
     assert not _get(three, "services", "-l", "training.kubeflow.org/job-name=resnet50")["items"]
+
+
+# --------------------------------------------------------------------------------------------
+# the kubelet's allocatable, which the scheduler fits against
+
+
+@pytest.mark.parametrize(
+    ("eviction", "memory"),
+    [
+        ("100Mi", 8 * 2**20 - 512 * 2**10 - 100 * 2**10),
+        ("10%", 8 * 2**20 - 512 * 2**10 - 8 * 2**20 // 10),
+    ],
+)
+def test_allocatable_memory_subtracts_reservations_and_the_eviction_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, eviction: str, memory: int
+) -> None:
+    from k8s_stand_in import kubelet
+    from k8s_stand_in.util import Root
+
+    monkeypatch.setattr(kubelet, "_meminfo_kb", lambda: 8 * 2**20)  # 8 GiB
+    enforced = {
+        "onlineCPUs": "0-3",
+        "reservedCPUs": "1",
+        "reservedSystemCPUs": "0",
+        "kubeReserved": {"memory": "256Mi"},
+        "systemReserved": {"memory": "256Mi"},
+        "evictionHard": {"memory.available": eviction},
+        "maxPods": 110,
+        "containerRuntimeEndpoint": "unix:///nonexistent.sock",
+        "cgroupDriver": "systemd",
+        "cpuManagerPolicy": "static",
+        "cpuManagerPolicyOptions": {},
+        "exclusiveCPUs": "1-3",
+        "topologyManagerPolicy": "none",
+        "topologyManagerScope": "container",
+        "memoryManagerPolicy": "None",
+        "reservedMemory": [],
+    }
+    status = kubelet.node_status(Root(str(tmp_path)), "n", enforced, "127.0.0.1", None)
+    assert status["capacity"]["cpu"] == "4"
+    assert status["allocatable"]["cpu"] == "3"
+    assert status["capacity"]["pods"] == "110"
+    assert status["allocatable"]["memory"] == f"{memory}Ki"
