@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from dlrs_provision.sandbox.files import POD_NETWORK_STAND_IN
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "standins" / "k8s"))
 
@@ -397,41 +399,8 @@ def test_a_failed_replica_fails_the_job() -> None:
 # one stand-in cluster: master + 2 workers
 
 
-FLANNEL = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: kube-flannel
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: kube-flannel-ds
-  namespace: kube-flannel
-  labels: {app: flannel, tier: node}
-spec:
-  selector:
-    matchLabels: {app: flannel}
-  template:
-    metadata:
-      labels: {app: flannel, tier: node}
-    spec:
-      affinity:
-        nodeAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            nodeSelectorTerms:
-            - matchExpressions:
-              - {key: kubernetes.io/os, operator: In, values: [linux]}
-      hostNetwork: true
-      priorityClassName: system-node-critical
-      tolerations:
-      - {operator: Exists, effect: NoSchedule}
-      containers:
-      - name: kube-flannel
-        image: docker.io/flannel/flannel:v0.26.4
-        resources:
-          requests: {cpu: 100m, memory: 50Mi}
-"""
+# the sandbox's pod network manifest: flannel's namespace, net-conf and DaemonSet
+FLANNEL = POD_NETWORK_STAND_IN
 
 
 @pytest.fixture(scope="module")
