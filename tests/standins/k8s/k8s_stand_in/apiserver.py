@@ -604,7 +604,7 @@ class Api:
     def reconcile(self) -> None:
         """The controllers that make and place Pods (controllers.py), after every write."""
         with self.store.lock:
-            if controllers.Controllers(self.store, self.registry).reconcile():
+            if controllers.Controllers(self.store, self.registry, self._node_view).reconcile():
                 self.store.save()
 
     # -- discovery -------------------------------------------------------------------------------

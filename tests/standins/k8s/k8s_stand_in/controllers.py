@@ -87,9 +87,10 @@ def _owned_by(obj: dict[str, Any], uid: str) -> bool:
 
 
 class Controllers:
-    def __init__(self, store: Any, registry: Registry) -> None:
+    def __init__(self, store: Any, registry: Registry, node_view: Any = None) -> None:
         self.store = store
         self.registry = registry
+        self.node_view = node_view  # the node lifecycle controller's view (Ready turns Unknown)
         self.changed = False
         self._wanted: dict[str, int] = {}  # DaemonSet uid: nodes that should run its pod
 
@@ -163,10 +164,32 @@ class Controllers:
         self._tfjob_statuses()
         return self.changed
 
+    def _nodes(self) -> list[dict[str, Any]]:
+        nodes = self.store.items(_res(self.registry, "", "Node"))
+        if self.node_view is None:
+            return nodes
+        out = []
+        for node in nodes:
+            view = copy.deepcopy(node)
+            self.node_view(view)
+            out.append(view)
+        return out
+
     # -- garbage collector ---------------------------------------------------------------------
 
     def _garbage(self) -> None:
+        """Owned objects whose controller owner is gone, and pods bound to a node that no
+        longer exists (the pod GC's orphans)."""
         uids = {o["metadata"].get("uid") for o in self.store.objects.values()}
+        pod_r = _res(self.registry, "", "Pod")
+        node_names = {
+            n["metadata"]["name"] for n in self.store.items(_res(self.registry, "", "Node"))
+        }
+        for p in self.store.items(pod_r):
+            bound_to = (p.get("spec") or {}).get("nodeName")
+            if bound_to and bound_to not in node_names:
+                self.store.delete(pod_r, p["metadata"].get("namespace"), p["metadata"]["name"])
+                self.changed = True
         for key, obj in list(self.store.objects.items()):
             refs = [
                 ref
@@ -182,7 +205,7 @@ class Controllers:
     def _daemonsets(self) -> None:
         ds_r = _res(self.registry, "apps", "DaemonSet")
         pod_r = _res(self.registry, "", "Pod")
-        nodes = self.store.items(_res(self.registry, "", "Node"))
+        nodes = self._nodes()
         for ds in self.store.items(ds_r):
             uid = ds["metadata"]["uid"]
             ns = ds["metadata"]["namespace"]
@@ -352,7 +375,7 @@ class Controllers:
 
     def _schedule(self) -> None:
         pod_r = _res(self.registry, "", "Pod")
-        nodes = self.store.items(_res(self.registry, "", "Node"))
+        nodes = self._nodes()
         classes = self._priority_classes()
         pods = self.store.items(pod_r)
         queue = [
