@@ -588,3 +588,39 @@ def test_pods_of_a_deleted_node_go_with_it(three: Cluster) -> None:
     assert sorted(p["spec"]["nodeName"] for p in after) == ["master", "worker-1"]
     ds = _get(three, "daemonset", "kube-flannel-ds", "-n", "kube-flannel")
     assert ds["status"]["desiredNumberScheduled"] == 2
+
+
+def test_a_tfjob_without_a_tensorflow_container_gets_no_pods_and_breaks_nothing(
+    tmp_path: Path,
+) -> None:
+    from k8s_stand_in.apiserver import Store
+    from k8s_stand_in.registry import Registry
+
+    crd_file = crd_path()
+    assert crd_file is not None
+    crd = yaml.safe_load(crd_file.read_text())
+    store = Store(tmp_path / "state.json")
+    registry = Registry.with_crds([crd])
+    deploy = registry.by_gvk("apps", "v1", "Deployment")
+    tfjobs = registry.by_gvk("kubeflow.org", "v1", "TFJob")
+    assert deploy is not None and tfjobs is not None
+    store.put(deploy, {"metadata": {"name": "training-operator", "namespace": "kubeflow"}})
+    job = tfjob()
+    for spec in job["spec"]["tfReplicaSpecs"].values():
+        spec["template"]["spec"]["containers"][0]["name"] = "main"
+    store.put(tfjobs, job)
+    controllers.Controllers(store, registry).reconcile()
+    pods = store.items(registry.by_gvk("", "v1", "Pod"))
+    assert pods == []
+    assert [c["type"] for c in job["status"]["conditions"]] == ["Created"]
+    # one replica: no TF_CONFIG, so the pod is made, and its service has no port to expose
+    single = tfjob(workers=1)
+    single["metadata"].update(name="single", uid="single-uid")
+    del single["spec"]["tfReplicaSpecs"]["PS"]
+    single["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]["name"] = "main"
+    store.put(tfjobs, single)
+    controllers.Controllers(store, registry).reconcile()
+    pods = store.items(registry.by_gvk("", "v1", "Pod"))
+    assert [p["metadata"]["name"] for p in pods] == ["single-worker-0"]
+    svc = store.get(registry.by_gvk("", "v1", "Service"), "bench", "single-worker-0")
+    assert svc is not None and svc["spec"]["ports"] == []

@@ -604,7 +604,14 @@ class Api:
     def reconcile(self) -> None:
         """The controllers that make and place Pods (controllers.py), after every write."""
         with self.store.lock:
-            if controllers.Controllers(self.store, self.registry, self._node_view).reconcile():
+            try:
+                changed = controllers.Controllers(
+                    self.store, self.registry, self._node_view
+                ).reconcile()
+            except Exception as exc:  # a controller's fault must not fail the client's write
+                print(f"kube-apiserver-stand-in: controllers: {exc!r}", file=sys.stderr)
+                changed = True
+            if changed:
                 self.store.save()
 
     # -- discovery -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import copy
 import hashlib
 import json
 import os
+import sys
 import uuid
 from typing import Any
 
@@ -337,15 +338,21 @@ class Controllers:
             specs = tfjob_defaults(job)
             run_policy = (job.get("spec") or {}).get("runPolicy") or {}
             finished = is_true(status, "Succeeded") or is_true(status, "Failed")
-            if not finished and not run_policy.get("suspend"):
-                for rtype, spec in specs.items():
-                    for index in range(spec["replicas"]):
-                        pod = tfjob_pod(job, specs, rtype, index)
-                        if self.store.get(pod_r, ns, pod["metadata"]["name"]) is None:
-                            self._create(pod_r, pod)
-                        svc = tfjob_service(job, specs, rtype, index)
-                        if self.store.get(svc_r, ns, svc["metadata"]["name"]) is None:
-                            self._create(svc_r, svc)
+            try:
+                if not finished and not run_policy.get("suspend"):
+                    for rtype, spec in specs.items():
+                        for index in range(spec["replicas"]):
+                            pod = tfjob_pod(job, specs, rtype, index)
+                            if self.store.get(pod_r, ns, pod["metadata"]["name"]) is None:
+                                self._create(pod_r, pod)
+                            svc = tfjob_service(job, specs, rtype, index)
+                            if self.store.get(svc_r, ns, svc["metadata"]["name"]) is None:
+                                self._create(svc_r, svc)
+            except ValueError as exc:  # the operator logs the reconcile error and retries
+                print(
+                    f"training-operator stand-in: TFJob {ns}/{job['metadata']['name']}: {exc}",
+                    file=sys.stderr,
+                )
             self._put(r, job, before)
 
     def _tfjob_statuses(self) -> None:
@@ -512,6 +519,18 @@ def _port(spec: dict[str, Any]) -> int:
     raise ValueError("failed to find the port")
 
 
+def _service_ports(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """core.GetPortsFromJob: every named port of the tensorflow container (none without one;
+    Go's map order is random, the stand-in sorts by name)."""
+    ports: dict[str, int] = {}
+    for c in spec["template"]["spec"].get("containers") or []:
+        if c.get("name") == TF_CONTAINER:
+            for p in c.get("ports") or []:
+                if p.get("name"):
+                    ports[p["name"]] = int(p["containerPort"])
+    return [{"name": n, "port": ports[n], "protocol": "TCP"} for n in sorted(ports)]
+
+
 def general_name(job: str, rtype: str, index: int | str) -> str:
     """common.GenGeneralName."""
     return f"{job}-{rtype.lower()}-{index}".replace("/", "-")
@@ -598,7 +617,7 @@ def tfjob_service(
     job: dict[str, Any], specs: dict[str, dict[str, Any]], rtype: str, index: int
 ) -> dict[str, Any]:
     """CreateNewService: headless, selecting the replica's pod, the tensorflow container's
-    tfjob-port."""
+    ports."""
     labels = _labels(job, rtype, index)
     return {
         "metadata": {
@@ -611,7 +630,7 @@ def tfjob_service(
             "clusterIP": "None",
             "clusterIPs": ["None"],
             "selector": dict(labels),
-            "ports": [{"name": TF_PORT_NAME, "port": _port(specs[rtype]), "protocol": "TCP"}],
+            "ports": _service_ports(specs[rtype]),
             "type": "ClusterIP",
         },
     }
