@@ -448,6 +448,25 @@ def test_daemonset_pods_land_on_every_node_and_a_full_cpu_pod_stays_pending(thre
     ds = _get(three, "daemonset", "kube-flannel-ds", "-n", "kube-flannel")
     assert ds["status"]["desiredNumberScheduled"] == 3
     assert ds["status"]["currentNumberScheduled"] == 3
+    table = three.kubectl("get", "pods", "-n", "kube-flannel", "-o", "wide").stdout.splitlines()
+    assert table[0].split() == (
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES",
+        ]
+    )
+    assert sorted([*line.split()[1:4], line.split()[6]] for line in table[1:]) == [
+        ["0/1", "ContainerCreating", "0", node] for node in ("master", "worker-1", "worker-2")
+    ]
 
     nodes = {n["metadata"]["name"]: n for n in _get(three, "nodes")["items"]}
     assert nodes["worker-1"]["status"]["allocatable"]["cpu"] == "3"
