@@ -643,3 +643,43 @@ def test_a_tfjob_without_a_tensorflow_container_gets_no_pods_and_breaks_nothing(
     assert [p["metadata"]["name"] for p in pods] == ["single-worker-0"]
     svc = store.get(registry.by_gvk("", "v1", "Service"), "bench", "single-worker-0")
     assert svc is not None and svc["spec"]["ports"] == []
+
+
+def test_a_daemon_pod_survives_a_new_noschedule_taint_but_not_a_noexecute_one(
+    tmp_path: Path,
+) -> None:
+    from k8s_stand_in.apiserver import Store
+    from k8s_stand_in.registry import Registry
+
+    store = Store(tmp_path / "state.json")
+    registry = Registry.with_crds([])
+    nodes_r, pods_r = registry.by_gvk("", "v1", "Node"), registry.by_gvk("", "v1", "Pod")
+    ds_r = registry.by_gvk("apps", "v1", "DaemonSet")
+    assert nodes_r is not None and pods_r is not None and ds_r is not None
+    n = node("a")
+    store.put(nodes_r, n)
+    store.put(
+        ds_r,
+        {
+            "metadata": {"name": "agent", "namespace": "kube-system", "uid": "ds-uid"},
+            "spec": {"template": {"spec": {"containers": [{"name": "agent", "image": "x"}]}}},
+        },
+    )
+    controllers.Controllers(store, registry).reconcile()
+    (daemon,) = store.items(pods_r)
+    assert daemon["spec"]["nodeName"] == "a"
+    tolerated = {t["key"]: t["effect"] for t in daemon["spec"]["tolerations"]}
+    assert tolerated == {
+        "node.kubernetes.io/not-ready": "NoExecute",
+        "node.kubernetes.io/unreachable": "NoExecute",
+        "node.kubernetes.io/disk-pressure": "NoSchedule",
+        "node.kubernetes.io/memory-pressure": "NoSchedule",
+        "node.kubernetes.io/pid-pressure": "NoSchedule",
+        "node.kubernetes.io/unschedulable": "NoSchedule",
+    }
+    n["spec"]["taints"] = [{"key": "maintenance", "effect": "NoSchedule"}]
+    controllers.Controllers(store, registry).reconcile()
+    assert [p["metadata"]["name"] for p in store.items(pods_r)] == [daemon["metadata"]["name"]]
+    n["spec"]["taints"] = [{"key": "maintenance", "effect": "NoExecute"}]
+    controllers.Controllers(store, registry).reconcile()
+    assert store.items(pods_r) == []

@@ -217,7 +217,7 @@ class Controllers:
                 name = node["metadata"]["name"]
                 pod = self._daemon_pod(ds, name)
                 if not self._should_run(pod, node):
-                    if name in by_node:
+                    if name in by_node and not self._may_continue(pod, node):
                         self.store.delete(pod_r, ns, by_node[name]["metadata"]["name"])
                         self.changed = True
                     continue
@@ -264,6 +264,15 @@ class Controllers:
             return False
         tolerations = pod["spec"].get("tolerations") or []
         return scheduler.untolerated(scheduler.effective_taints(node), tolerations) is None
+
+    @staticmethod
+    def _may_continue(pod: dict[str, Any], node: dict[str, Any]) -> bool:
+        """A pod that should not start there may keep running when the node still matches
+        and only NoSchedule taints are untolerated (shouldContinueRunning)."""
+        if not scheduler.matches_node(pod, node):
+            return False
+        taints = [t for t in scheduler.effective_taints(node) if t.get("effect") == "NoExecute"]
+        return scheduler.untolerated(taints, pod["spec"].get("tolerations") or []) is None
 
     @staticmethod
     def _daemon_pod(ds: dict[str, Any], node: str) -> dict[str, Any]:
