@@ -34,11 +34,14 @@ STATE_FILE = "sandbox.json"
 MANIFESTS_DIR = "manifests"
 POD_NETWORK_FILE = "pod-network-stand-in.yaml"
 TRAINING_OPERATOR_FILE = "training-operator-stand-in.yaml"
-# The stand-in cluster runs no pods, so a pod network is only objects to apply: flannel's
-# namespace and its net-conf ConfigMap, enough for the role's download-verify-apply path.
+# The stand-in cluster runs no containers, so a pod network is only objects to apply: flannel's
+# namespace, its net-conf ConfigMap and its DaemonSet in the shape of flannel v0.26's
+# kube-flannel.yml (tolerations, affinity, priority, the kube-flannel container's requests of
+# 100m cpu and 50Mi), so that its pods take their room on every node as they do on a real one.
 POD_NETWORK_STAND_IN = """\
-# dlrs-provision STAND-IN of a pod network manifest (sandbox only; not flannel): the namespace
-# and the net-conf of flannel, which the stand-in cluster stores and never runs.
+# dlrs-provision STAND-IN of a pod network manifest (sandbox only; not flannel): the namespace,
+# the net-conf and the DaemonSet of flannel, whose pods the stand-in cluster schedules and never
+# runs.
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -53,6 +56,35 @@ metadata:
   labels: {stand-in.dlrs-provision.io/manifest: "true"}
 data:
   net-conf.json: '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}'
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-flannel-ds
+  namespace: kube-flannel
+  labels: {app: flannel, tier: node, stand-in.dlrs-provision.io/manifest: "true"}
+spec:
+  selector:
+    matchLabels: {app: flannel}
+  template:
+    metadata:
+      labels: {app: flannel, tier: node}
+    spec:
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions:
+              - {key: kubernetes.io/os, operator: In, values: [linux]}
+      hostNetwork: true
+      priorityClassName: system-node-critical
+      tolerations:
+      - {operator: Exists, effect: NoSchedule}
+      containers:
+      - name: kube-flannel
+        image: stand-in.invalid/flannel:v0.26.4
+        resources:
+          requests: {cpu: 100m, memory: 50Mi}
 """
 KEY_COMMENT = "dlrs-provision-sandbox"
 

@@ -9,7 +9,8 @@ where dlrs-provision is tested, so the tests assemble a small file of the same s
 - the real TFJob CustomResourceDefinition of v1.9.0 ($DLRS_TFJOB_CRD, else the copy kept in
   tests/data/kubeflow/);
 - a ServiceAccount and a Deployment, both named `training-operator`, whose image is only a name:
-  the stand-in cluster stores Deployments and never runs them.
+  the stand-in cluster makes no Pods for Deployments; while this one exists, its training
+  operator stand-in (k8s_stand_in/controllers.py) turns TFJobs into Pods and Services.
 
 Every object carries the label `stand-in.dlrs-provision.io/manifest: "true"` and the file starts
 with a comment saying what it is. The other CRDs of the real overlay (PyTorchJob, MPIJob, ...),

@@ -8,8 +8,10 @@ by certificates signed by the cluster CA or by bootstrap tokens, and keeps the o
 cluster (nodes, tokens, objects) in a JSON file under the etcd data directory. Every response
 carries the header X-Stand-In: dlrs-provision.
 
-Not Kubernetes: no scheduler, no controllers beyond what kubeadm and kubelets need (node CIDRs,
-CSR signing, bootstrap token signatures and clean-up, CRD establishment), no watch.
+Not Kubernetes: the controllers are what kubeadm and kubelets need (node CIDRs, CSR signing,
+bootstrap token signatures and clean-up, CRD establishment) and, in controllers.py, the ones
+that make and place Pods (DaemonSets, the training operator's TFJobs, the scheduler, garbage
+collection); no watch, and no container ever runs.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from k8s_stand_in import STAND_IN_HEADER, STAND_IN_HEADER_VALUE, bootstrap, pki, validation, version
+from k8s_stand_in import (
+    STAND_IN_HEADER,
+    STAND_IN_HEADER_VALUE,
+    bootstrap,
+    controllers,
+    pki,
+    validation,
+    version,
+)
 from k8s_stand_in.registry import BUILTINS, SYSTEM_NAMESPACES, Registry, Resource
 from k8s_stand_in.util import (
     DNS1123_LABEL,
@@ -578,14 +588,31 @@ class Api:
             if verb == "list":
                 return 200, self._list(r, ns, query)
             if verb == "create":
-                return self._create(r, ns, parsed, query, user, warnings)
-            if verb == "update":
-                return self._update(r, ns, name, sub, parsed, query, warnings)
-            if verb == "patch":
-                return self._patch(
+                result = self._create(r, ns, parsed, query, user, warnings)
+            elif verb == "update":
+                result = self._update(r, ns, name, sub, parsed, query, warnings)
+            elif verb == "patch":
+                result = self._patch(
                     r, ns, name, sub, parsed, headers.get("content-type", ""), query, user, warnings
                 )
-            return self._delete(r, ns, name)
+            else:
+                result = self._delete(r, ns, name)
+            if query.get("dryRun") != "All":
+                self.reconcile()
+            return result
+
+    def reconcile(self) -> None:
+        """The controllers that make and place Pods (controllers.py), after every write."""
+        with self.store.lock:
+            try:
+                changed = controllers.Controllers(
+                    self.store, self.registry, self._node_view
+                ).reconcile()
+            except Exception as exc:  # a controller's fault must not fail the client's write
+                print(f"kube-apiserver-stand-in: controllers: {exc!r}", file=sys.stderr)
+                changed = True
+            if changed:
+                self.store.save()
 
     # -- discovery -------------------------------------------------------------------------------
 

@@ -1268,8 +1268,8 @@ def cmd_init(root: Root, argv: list[str]) -> int:
 
         if "addon" not in skip:
             err(
-                "[addons] stand-in: CoreDNS and kube-proxy are not deployed (no Pods run in "
-                "the stand-in cluster)"
+                "[addons] stand-in: CoreDNS and kube-proxy are not deployed (no container runs "
+                "in the stand-in cluster)"
             )
     except ApiError as exc:
         raise PhaseError(

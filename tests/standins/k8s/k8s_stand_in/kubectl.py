@@ -633,6 +633,22 @@ def node_state(node: dict[str, Any]) -> str:
     return state
 
 
+def pod_state(pod: dict[str, Any]) -> str:
+    """kubectl's STATUS column (printers.go printPod): the phase, or the pod's reason, or the
+    last waiting or terminated container's reason; Terminating while being deleted."""
+    status = pod.get("status") or {}
+    reason = status.get("reason") or status.get("phase") or ""
+    for c in reversed(status.get("containerStatuses") or []):
+        state = c.get("state") or {}
+        if (state.get("waiting") or {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif (state.get("terminated") or {}).get("reason"):
+            reason = state["terminated"]["reason"]
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return reason
+
+
 def table(
     r: Resource, objects: list[dict[str, Any]], wide: bool, with_ns: bool, qualify: bool
 ) -> tuple[list[str], list[list[str]]]:
@@ -675,6 +691,31 @@ def table(
                     info.get("osImage") or "<unknown>",
                     info.get("kernelVersion") or "<unknown>",
                     info.get("containerRuntimeVersion") or "<unknown>",
+                ]
+            rows.append(row)
+        return header, rows
+    if r.kind == "Pod" and not r.group:
+        header = (["NAMESPACE"] if with_ns else []) + ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        if wide:
+            header += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+        for o in objects:
+            status = o.get("status") or {}
+            statuses = status.get("containerStatuses") or []
+            total = len((o.get("spec") or {}).get("containers") or [])
+            ready = sum(1 for c in statuses if c.get("ready"))
+            row = ([o["metadata"].get("namespace", "")] if with_ns else []) + [
+                name_of(o),
+                f"{ready}/{total}",
+                pod_state(o),
+                str(sum(int(c.get("restartCount", 0)) for c in statuses)),
+                age(o),
+            ]
+            if wide:
+                row += [
+                    status.get("podIP") or "<none>",
+                    (o.get("spec") or {}).get("nodeName") or "<none>",
+                    status.get("nominatedNodeName") or "<none>",
+                    "<none>",
                 ]
             rows.append(row)
         return header, rows

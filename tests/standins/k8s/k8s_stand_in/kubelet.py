@@ -428,7 +428,9 @@ def node_status(
     for part in (enforced["kubeReserved"], enforced["systemReserved"]):
         reserved_mem += quantity(part.get("memory", 0))
     hard = str(enforced["evictionHard"].get("memory.available", "0"))
-    if not hard.endswith("%"):
+    if hard.endswith("%"):  # a share of capacity (eviction ParseThresholdConfig)
+        reserved_mem += mem_kb * 1024 * float(hard[:-1]) / 100
+    else:
         reserved_mem += quantity(hard)
     allocatable_cpu = max(online - quantity(enforced["reservedCPUs"]), 0)
     st = os.statvfs(str(root.path(KUBELET_DIR))) if root.path(KUBELET_DIR).exists() else None

@@ -76,6 +76,7 @@ BUILTINS: tuple[Resource, ...] = (
     _r("", "limitranges", "LimitRange", True, ("limits",)),
     _r("", "resourcequotas", "ResourceQuota", True, ("quota",), status=True),
     _r("", "endpoints", "Endpoints", True, ("ep",)),
+    _r("", "events", "Event", True, ("ev",)),
     _r("apps", "deployments", "Deployment", True, ("deploy",), status=True),
     _r("apps", "daemonsets", "DaemonSet", True, ("ds",), status=True),
     _r("apps", "statefulsets", "StatefulSet", True, ("sts",), status=True),
