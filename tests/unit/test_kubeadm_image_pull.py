@@ -152,10 +152,26 @@ def test_the_hosts_toml_mirror_is_asked_first_then_the_server(root, registry):
     registry.add("registry.k8s.io/pause:3.10")
     assert imagepull.resolve(root, "registry.k8s.io/pause:3.10") is None
     problem = imagepull.resolve(root, "registry.k8s.io/pause:3.9")
-    assert problem is not None and f'Head "http://127.0.0.1:{down}/v2/pause/manifests/3.9"' in (
-        problem
+    # the mirror is asked with ?ns=<registry>, and the server (here: nobody) last
+    assert ("HEAD", "/v2/pause/manifests/3.9?ns=registry.k8s.io") in registry.requests
+    assert problem == (
+        f'failed to do request: Head "http://127.0.0.1:{down}/v2/pause/manifests/3.9'
+        f'?ns=registry.k8s.io": dial tcp 127.0.0.1:{down}: connection refused'
     )
-    assert "connection refused" in problem
+
+
+def test_the_default_namespace_and_port_folders_are_found_as_containerd_finds_them(root):
+    default = root.base / "etc/containerd/certs.d/_default"
+    default.mkdir(parents=True)
+    (default / "hosts.toml").write_text('server = "http://fallback:5000"\nca = "ca.pem"\n')
+    (ep,) = imagepull.endpoints(root, "reg.example:5443")
+    assert ep.url == "http://fallback:5000/v2" and ep.ca_files == (str(default / "ca.pem"),)
+    port_folder = root.base / "etc/containerd/certs.d/reg.example_5443_"
+    port_folder.mkdir()
+    (port_folder / "ca.crt").write_text("")
+    (ep,) = imagepull.endpoints(root, "reg.example:5443")
+    assert ep.url == "https://reg.example:5443/v2"
+    assert ep.ca_files == (str(port_folder / "ca.crt"),)
 
 
 def test_a_runtime_sandbox_image_other_than_kubeadms_gets_kubeadms_warning(root, capsys):

@@ -17,8 +17,11 @@ does, a HEAD of `/v2/<name>/manifests/<tag>` (with the manifest media types in A
 anonymous bearer token when the registry asks for one), on the endpoints containerd would use
 for that registry: the `[host."..."]` entries of `/etc/containerd/certs.d/<registry>/hosts.toml`
 in order, then its `server`, with the `ca` files (or skip_verify) given there; without a
-hosts.toml, `https://<registry>` (registry-1.docker.io for docker.io). The answer of the last
-endpoint tried is the error, in containerd's words. "Present" (IfNotPresent) is what
+hosts.toml, `https://<registry>` (registry-1.docker.io for docker.io) trusting the folder's
+`*.crt` (Docker's certificate pattern). The host namespace folder is `<host>_<port>_`, then
+`<host>:<port>`, then `_default`; a mirror is asked with `?ns=<registry>`; relative `ca` paths
+are relative to the hosts.toml. The answer of the last endpoint tried is the error, in
+containerd's words. "Present" (IfNotPresent) is what
 `ctr -n k8s.io images ls -q` lists on a real host with ctr; never under a test root.
 """
 
@@ -36,6 +39,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 DEFAULT_REPOSITORY = "registry.k8s.io"
@@ -120,6 +124,7 @@ class Endpoint:
     url: str  # scheme://host[:port][/path], /v2 already appended where containerd appends it
     ca_files: tuple[str, ...] = ()
     skip_verify: bool = False
+    ns: str = ""  # a mirror (another host than the registry's) gets ?ns=<registry>
 
 
 def split_image(image: str) -> tuple[str, str, str]:
@@ -138,12 +143,26 @@ def split_image(image: str) -> tuple[str, str, str]:
     return host, path, digest or tag or "latest"
 
 
+def _namespace_dir(root: Any, host: str) -> Path | None:
+    """The host namespace folder containerd reads: `host_port_`, `host:port`, then `_default`."""
+    names = [f"{host.replace(':', '_')}_", host] if ":" in host else [host]
+    for name in [*names, "_default"]:
+        folder = root.path(f"{CERTS_D}/{name}")
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def endpoints(root: Any, host: str) -> list[Endpoint]:
-    """The endpoints containerd's CRI uses for a registry host (config_path hosts.toml)."""
-    hosts_toml = root.path(f"{CERTS_D}/{host}/hosts.toml")
+    """The endpoints containerd's CRI uses for a registry host (config_path hosts.toml): the
+    `host` entries that may resolve, in order, then `server` (default: the host itself)."""
     default = "https://registry-1.docker.io" if host == "docker.io" else f"https://{host}"
-    if not hosts_toml.is_file():
-        return [Endpoint(default + "/v2")]
+    folder = _namespace_dir(root, host)
+    hosts_toml = folder / "hosts.toml" if folder else None
+    if folder is None or hosts_toml is None or not hosts_toml.is_file():
+        # no hosts.toml: Docker's certificate file pattern (*.crt in the folder are CAs)
+        cas = tuple(str(p) for p in sorted(folder.glob("*.crt"))) if folder else ()
+        return [Endpoint(default + "/v2", cas)]
     data = tomllib.loads(hosts_toml.read_text())
     found: list[Endpoint] = []
     for url, spec in (data.get("host") or {}).items():
@@ -151,17 +170,20 @@ def endpoints(root: Any, host: str) -> list[Endpoint]:
         if "resolve" not in caps:
             continue
         path = "" if spec.get("override_path") else "/v2"
-        found.append(_endpoint(root, url.rstrip("/") + path, spec))
-    server = data.get("server")
-    if server or not found:
-        found.append(_endpoint(root, str(server or default).rstrip("/") + "/v2", data))
+        found.append(_endpoint(root, folder, url.rstrip("/") + path, spec, host))
+    server = str(data.get("server") or default).rstrip("/")
+    path = "" if data.get("override_path") else "/v2"
+    found.append(_endpoint(root, folder, server + path, data, host))
     return found
 
 
-def _endpoint(root: Any, url: str, spec: dict[str, Any]) -> Endpoint:
+def _endpoint(root: Any, folder: Path, url: str, spec: dict[str, Any], host: str) -> Endpoint:
     ca = spec.get("ca") or []
     cas = [ca] if isinstance(ca, str) else list(ca)
-    return Endpoint(url, tuple(str(root.path(c)) for c in cas), bool(spec.get("skip_verify")))
+    # paths in hosts.toml are absolute (taken under the root) or relative to its folder
+    files = tuple(str(root.path(c) if c.startswith("/") else folder / c) for c in cas)
+    mirror = urllib.parse.urlsplit(url).netloc != host
+    return Endpoint(url, files, bool(spec.get("skip_verify")), host if mirror else "")
 
 
 def _context(ep: Endpoint) -> ssl.SSLContext | None:
@@ -198,6 +220,8 @@ def resolve(root: Any, image: str, timeout: float = 10.0) -> str | None:
     problem = ""
     for ep in endpoints(root, host):
         url = f"{ep.url}/{path}/manifests/{reference}"
+        if ep.ns:
+            url += "?" + urllib.parse.urlencode({"ns": ep.ns})
         try:
             ctx = _context(ep)
         except (OSError, ssl.SSLError) as exc:
