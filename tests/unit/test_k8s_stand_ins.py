@@ -38,8 +38,9 @@ SCRIPTS = {
 }
 PYTHON = os.environ.get("K8S_STAND_IN_TEST_PYTHON") or sys.executable
 sys.path.insert(0, str(K8S))
-from fake_registry import FakeRegistry  # noqa: E402
+sys.path.insert(0, str(K8S.parent))
 from k8s_stand_in import imagepull  # noqa: E402
+from manifest_registry import FakeRegistry  # noqa: E402
 
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
 CRD_PLACES = [

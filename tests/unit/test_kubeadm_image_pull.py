@@ -11,15 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_registry import FakeRegistry
 from test_k8s_stand_ins import K8S, Host, free_port, init_config
 
 from dlrs_provision import k8s_images
 
 sys.path.insert(0, str(K8S))
+sys.path.insert(0, str(K8S.parent))
 from k8s_stand_in import imagepull
 from k8s_stand_in.kubeadm import PhaseError, Preflight
 from k8s_stand_in.util import Root
+from manifest_registry import FakeRegistry
 
 CLUSTER = {"etcd": {"local": {"dataDir": "/var/lib/etcd"}}, "dns": {}, "proxy": {}}
 

@@ -1,4 +1,7 @@
-"""A registry's manifest endpoint on 127.0.0.1, for the kubeadm stand-in's ImagePull check.
+"""A registry's manifest endpoint on 127.0.0.1, for the kubeadm stand-in's ImagePull check
+(tests only: the unit tests import it, molecule scenarios run it on a test host).
+
+    python3 manifest_registry.py --port 5555 --images FILE   (FILE: one image name a line)
 
 It answers HEAD and GET of /v2/<name>/manifests/<reference> with 200 for the images it holds and
 the distribution registry's 404 for the rest; with `token` set it asks for a bearer token the
@@ -7,6 +10,7 @@ way Docker Hub and registry.k8s.io do (401 with a WWW-Authenticate challenge, a 
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import json
 import threading
@@ -16,7 +20,9 @@ MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.ima
 
 
 class FakeRegistry:
-    def __init__(self, images: list[str] | None = None, token: str | None = None) -> None:
+    def __init__(
+        self, images: list[str] | None = None, token: str | None = None, port: int = 0
+    ) -> None:
         self.held: set[tuple[str, str]] = set()
         self.token = token
         self.requests: list[tuple[str, str]] = []
@@ -71,7 +77,7 @@ class FakeRegistry:
             def do_GET(self) -> None:
                 self._answer(True)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -99,3 +105,17 @@ class FakeRegistry:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--images", type=Path, required=True, help="one image name a line")
+    args = parser.parse_args()
+    names = [line.strip() for line in args.images.read_text().splitlines() if line.strip()]
+    registry = FakeRegistry(names, port=args.port)
+    registry.thread.join()
+
+
+if __name__ == "__main__":
+    main()
