@@ -218,3 +218,15 @@ def test_init_config_renders_the_image_repository():
     assert "imageRepository: {{ kubeadm_master_image_repository | to_json }}" in cluster
     defaults = yaml.safe_load((ROOT / "roles/kubeadm_master/defaults/main.yml").read_text())
     assert "_kubeadm_master_image_repository" in defaults["kubeadm_master_image_repository"]
+
+
+def test_a_worker_with_another_image_repository_than_the_master_is_refused(tmp_path):
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  vars:\n    dlrs_registry_mode: local\n  children:\n    masters:\n"
+        "      hosts:\n        m1: {ansible_host: 10.0.0.1}\n    workers:\n      hosts:\n"
+        "        w1: {ansible_host: 10.0.0.2, dlrs_kubernetes_image_repository: reg.site/k8s}\n"
+    )
+    (p,) = inventory_problems(path)
+    assert p.field == "dlrs_kubernetes_image_repository" and p.line == 10
+    assert "'reg.site/k8s' on w1 but None on the master m1" in p.message
