@@ -40,6 +40,8 @@ class Release:
 
 
 # Per minor, as constants.go of the release branch has them at the minor's first release.
+# Later patch releases have moved etcd on (1.31.14 ships 3.5.24-0, for example): a pin to such
+# a patch needs its own entry here, or kubeadm asks for an etcd tag the archive lacks.
 RELEASES: dict[str, Release] = {
     "1.30": Release(pause="3.9", etcd="3.5.12-0", coredns="v1.11.1"),
     "1.31": Release(pause="3.10", etcd="3.5.15-0", coredns="v1.11.3"),
