@@ -5,7 +5,10 @@ reached, pushed into the cluster's own registry where none can.
     dlrs-provision images load FILE INVENTORY [--registry HOST:PORT]        (beside the cluster)
 
 `save` takes the images named, else those of the inventory's hosts (dlrs_image or the variant's),
-else every variant's default image. Credentials for the source registry come from the
+else every variant's default image. An inventory with `dlrs_registry_mode: local` (air-gapped)
+adds the Kubernetes images the cluster pulls: the control plane of the pinned
+dlrs_kubernetes_version (an exact release: the tags carry it) and the pod network's images,
+as dlrs_provision/k8s_images.py lists them. Credentials for the source registry come from the
 environment (DLRS_REGISTRY_USERNAME, DLRS_REGISTRY_PASSWORD), never from the command line.
 
 The archive is an OCI image layout in a tar file: `oci-layout`, `index.json` (one entry per
@@ -20,7 +23,8 @@ index's digest in the annotation `dlrs-provision.index-digest`.
 `load` pushes into the registry of the inventory's master, which must run as a plain registry
 (`dlrs_registry_mode: local`; a pull-through cache refuses pushes). docker.io images keep their
 path (clearlinux/stacks-dlaas-mkl), so that the nodes' pulls through the cluster registry find
-them as they would through the cache.
+them as they would through the cache. registry.k8s.io images go where kubeadm looks with the
+cluster registry as imageRepository: `<registry>[/<path>]/<name>`, CoreDNS at `coredns`.
 
 Both write nothing half-done: `save` writes FILE.part and renames it when every blob has been
 checked; `load` pushes blobs first and a tag last, so a tag never names an incomplete image.
@@ -40,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlrs_provision import catalog, paths
+from dlrs_provision import catalog, k8s_images, paths
 from dlrs_provision.errors import UsageError
 from dlrs_provision.registry import (
     DOCKER_HUB,
@@ -92,11 +96,30 @@ def source_from_inventory(inventory_path: Path) -> SaveSource:
     hosts = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
     found = sorted({inv.image(h) for h in hosts}) or default_images()
     master = inv.masters[0]
+    if inv.setting(master, "dlrs_registry_mode") == "local":
+        found += cluster_images(inventory_path, inv, master)
     return SaveSource(
         found,
         inv.setting(master, "dlrs_upstream_registry"),
         list(inv.setting(master, "dlrs_insecure_registries") or []),
     )
+
+
+def cluster_images(inventory_path: Path, inv: Any, master: str) -> list[str]:
+    """An air-gapped site's Kubernetes images: the control plane of the pinned version (as
+    `kubeadm config images list` names them on registry.k8s.io) and the pod network's."""
+    version = inv.setting(master, "dlrs_kubernetes_version")
+    network = str(inv.setting(master, "dlrs_pod_network") or "flannel")
+    try:
+        wanted = k8s_images.control_plane_images(str(version or ""))
+        wanted += k8s_images.pod_network_images(network)
+    except UsageError as exc:
+        raise UsageError(
+            f"{inventory_path}: dlrs_registry_mode is local, so the archive must carry the "
+            f"control plane's images, and {exc.message}",
+            exc.hint,
+        ) from None
+    return wanted
 
 
 def credentials_from_env(environ: dict[str, str] | None = None) -> tuple[str | None, str | None]:
@@ -361,9 +384,13 @@ def _blob_member(tar: tarfile.TarFile, digest: str, path: Path) -> tarfile.TarIn
     raise UsageError(f"{path}: blob {digest} is missing from the archive")
 
 
-def target_repository(name: str) -> tuple[str, str | None]:
-    """Repository path and tag in the cluster registry for an archive's image name."""
+def target_repository(name: str, kubernetes_path: str = "") -> tuple[str, str | None]:
+    """Repository path and tag in the cluster registry for an archive's image name. Images of
+    registry.k8s.io go where kubeadm, given the cluster registry as imageRepository, looks for
+    them (CoreDNS at coredns, not coredns/coredns)."""
     ref = Reference.parse(name)
+    if ref.registry == k8s_images.DEFAULT_REPOSITORY:
+        return k8s_images.load_path(ref.repository, kubernetes_path), ref.tag
     return ref.repository, ref.tag
 
 
@@ -372,6 +399,9 @@ class Target:
     url: str
     ca_file: str | None
     mode: str
+    # where images of registry.k8s.io go: the path of dlrs_kubernetes_image_repository under
+    # the cluster registry ("" for the derived default, the registry's root)
+    kubernetes_path: str = ""
 
 
 def target_from_inventory(inventory_path: Path, registry: str | None = None) -> Target:
@@ -412,7 +442,9 @@ def target_from_inventory(inventory_path: Path, registry: str | None = None) -> 
             f"the cluster's CA is not at {ca}",
             "run the images phase first (it makes the CA), from this inventory's state folder",
         )
-    return Target(url, str(ca) if url.startswith("https://") else None, mode)
+    explicit = str(inv.setting(master, "dlrs_kubernetes_image_repository") or "")
+    kubernetes_path = explicit.split("/", 1)[1] if explicit.startswith(f"{host}:{port}/") else ""
+    return Target(url, str(ca) if url.startswith("https://") else None, mode, kubernetes_path)
 
 
 def load(
@@ -450,7 +482,7 @@ def load(
     try:
         with tarfile.open(archive.path, "r:*") as tar:
             for entry in archive.entries:
-                _load_one(archive, tar, entry, client, result, say)
+                _load_one(archive, tar, entry, client, result, say, target.kubernetes_path)
     except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
         raise UsageError(
             f"{archive.path}: the archive is damaged ({exc.__class__.__name__}: {exc})"
@@ -472,6 +504,7 @@ def _load_one(
     client: RegistryClient,
     result: LoadResult,
     say: Echo,
+    kubernetes_path: str = "",
 ) -> None:
     desc = Descriptor.from_json(entry)
     annotations = desc.annotations or {}
@@ -483,7 +516,7 @@ def _load_one(
             + (f" (only the tag {tag!r})" if tag else ""),
             "archives made by `dlrs-provision images save` name every image",
         )
-    repository, tag = target_repository(name)
+    repository, tag = target_repository(name, kubernetes_path)
     raw = _read(tar, _blob_member(tar, desc.digest, archive.path))
     if sha256_digest(raw) != desc.digest:
         raise UsageError(

@@ -848,6 +848,8 @@ _CLUSTER_REGISTRY_KEYS = (
     "dlrs_registry_cache",
     "dlrs_registry_cache_host",
     "dlrs_registry_cache_port",
+    "dlrs_registry_mode",  # local: the control plane's images come from that registry
+    "dlrs_kubernetes_image_repository",  # kubeadm's and every node's pause image
 )
 _REGISTRY_LOGIN = ("dlrs_upstream_registry_username", "dlrs_upstream_registry_password")
 

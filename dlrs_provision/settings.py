@@ -26,6 +26,11 @@ _SHA256 = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 _RELEASE = re.compile(r"^v\d{1,3}\.\d{1,3}\.\d{1,3}$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# registry host[:port] and an optional path, no tag: what kubeadm's imageRepository holds
+_IMAGE_REPO = re.compile(
+    r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?"
+    r"(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class Setting:
             "fileurl": "an http://, https:// or file:// URL",
             "sha256": "a sha256 digest: 64 hex digits, optionally after sha256:",
             "release": "a release tag such as v1.9.0",
+            "imagerepo": "a registry with an optional path, no tag, such as registry:5443/k8s",
         }[self.kind]
 
     def check(self, value: Any) -> str | None:
@@ -115,6 +121,8 @@ class Setting:
             return f"is {value!r}, not a release tag vMAJOR.MINOR.PATCH"
         elif kind == "hostport" and not _HOST_PORT.match(value):
             return f"is {value!r}, not host[:port]"
+        elif kind == "imagerepo" and not _IMAGE_REPO.match(value):
+            return f"is {value!r}, not a registry[:port][/path] without a tag"
         elif kind == "host" and not _HOST.match(value):
             return f"is {value!r}, not a host name or address"
         elif kind == "path" and not value.startswith("/"):
@@ -285,8 +293,14 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "dlrs_pause_image",
             "image",
-            "the pod sandbox (pause) image",
-            default="registry.k8s.io/pause:3.10",
+            "the pod sandbox (pause) image (default: kubeadm's pause of the pinned minor, from "
+            "dlrs_kubernetes_image_repository)",
+        ),
+        Setting(
+            "dlrs_kubernetes_image_repository",
+            "imagerepo",
+            "where kubeadm and the runtimes pull the control-plane and pause images from "
+            "(default: registry.k8s.io; the cluster's registry with dlrs_registry_mode: local)",
         ),
         # --- node preparation
         Setting(

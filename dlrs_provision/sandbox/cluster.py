@@ -26,7 +26,14 @@ from dlrs_provision.docker_engine import (
 )
 from dlrs_provision.errors import EnvironmentProblem, UsageError
 from dlrs_provision.sandbox import files
-from dlrs_provision.sandbox.images import STACK_IMAGES, ImageBuilder, image_id, sandbox_image_refs
+from dlrs_provision.sandbox.images import (
+    STACK_IMAGES,
+    ImageBuilder,
+    control_plane_image_paths,
+    ensure_control_plane_stand_in,
+    image_id,
+    sandbox_image_refs,
+)
 from dlrs_provision.sandbox.paths import repo_root, sandbox_dir
 
 log = logging.getLogger(__name__)
@@ -242,6 +249,8 @@ def up(
     _wait_for_mirror(mirror_ports, say)
     for ref in _push_stack_images(builder, mirror_ports["registry"], say):
         did(f"pushed {ref} to the mirror's registry")
+    for ref in _push_control_plane_images(root, mirror_ports["registry"], say):
+        did(f"pushed the stand-in as {ref} to the mirror's registry")
 
     containers = {c.name: c for c in _sandbox_containers()}
     state = SandboxState(
@@ -544,6 +553,26 @@ def _push_stack_images(builder: ImageBuilder, registry_port: int, say: Echo) -> 
             continue
         target = f"127.0.0.1:{registry_port}/{ref}"
         say(f"pushing {local} as mirror:5000/{ref}")
+        run_docker(["tag", local, target])
+        try:
+            run_docker(["push", target], timeout=600)
+        finally:
+            run_docker(["image", "rm", target], check=False)  # only the temporary tag
+        pushed.append(ref)
+    return pushed
+
+
+def _push_control_plane_images(root: Path, registry_port: int, say: Echo) -> list[str]:
+    """Tag and push the tiny control-plane stand-in image under every name kubeadm's ImagePull
+    preflight asks for (files.CONTROL_PLANE_PATH), unless the registry has it already."""
+    local = ensure_control_plane_stand_in(say)
+    wanted = image_id(local)
+    pushed = []
+    for ref in control_plane_image_paths(root, files.CONTROL_PLANE_PATH):
+        repo, _, tag = ref.rpartition(":")
+        if _registry_config_digest(registry_port, repo, tag) == wanted:
+            continue
+        target = f"127.0.0.1:{registry_port}/{ref}"
         run_docker(["tag", local, target])
         try:
             run_docker(["push", target], timeout=600)

@@ -89,6 +89,10 @@ spec:
 KEY_COMMENT = "dlrs-provision-sandbox"
 
 
+# Where the mirror's registry holds the stand-in control-plane images: <registry>/registry.k8s.io
+CONTROL_PLANE_PATH = "registry.k8s.io"
+
+
 def mirror_urls(host: str) -> dict[str, str]:
     """The mirror's services as the test hosts reach them (by name on the sandbox network)."""
     return {
@@ -209,6 +213,9 @@ def render_hosts_yml(
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
         f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
         '    dlrs_kubernetes_version: "1.32"',
+        "    # kubeadm's control-plane images: STAND-IN images in the mirror's registry, under the",
+        "    # path of their real registry (checked by the kubeadm stand-in's ImagePull preflight)",
+        f"    dlrs_kubernetes_image_repository: {_q(urls['registry'] + '/' + CONTROL_PLANE_PATH)}",
         *_manifest_lines(manifests or {}),
         "  children:",
         "    masters:",

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -93,6 +95,54 @@ STACK_IMAGES = {
     "clearlinux/stacks-dlaas-mkl:latest": "stack-dlaas-mkl",
     "clearlinux/stacks-dlaas-oss:latest": "stack-dlaas-oss",
 }
+
+
+# kubeadm's control-plane images, played by one tiny STAND-IN image (a note, no program) pushed
+# into the mirror's registry under every name the kubeadm stand-in's ImagePull check asks for:
+# <registry>/registry.k8s.io/<name>:<tag> for each Kubernetes version the stand-in repo serves.
+CONTROL_PLANE_STAND_IN = f"{REPOSITORY}/k8s-control-plane-stand-in"
+CONTROL_PLANE_NOTE = (
+    b"STAND-IN: not a Kubernetes image. dlrs-provision's sandbox tags this note with the names of\n"
+    b"kubeadm's control-plane images so that the kubeadm stand-in's ImagePull preflight finds\n"
+    b"them in the mirror's registry. Nothing runs it.\n"
+)
+
+
+def control_plane_image_paths(root: Path, path: str) -> list[str]:
+    """<path>/<name>:<tag> of every control-plane image of the stand-in repo's versions, where
+    kubeadm looks with imageRepository <registry>/<path> (CoreDNS at coredns)."""
+    from dlrs_provision import k8s_images
+    from dlrs_provision.registry import Reference
+
+    wanted = set()
+    for version in k8s_repo.load_recipe(root).versions:
+        upstream = version.split("-")[0]
+        if k8s_repo.minor_of(version) not in k8s_images.RELEASES:
+            continue
+        for image in k8s_images.control_plane_images(upstream):
+            ref = Reference.parse(image)
+            wanted.add(f"{path}/{k8s_images.load_path(ref.repository)}:{ref.tag}")
+    return sorted(wanted)
+
+
+def control_plane_stand_in_archive() -> bytes:
+    """The stand-in image's file system: one file, fixed owner and time (a stable image ID)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("STAND-IN")
+        info.size, info.mode, info.mtime = len(CONTROL_PLANE_NOTE), 0o644, 0
+        tar.addfile(info, io.BytesIO(CONTROL_PLANE_NOTE))
+    return buf.getvalue()
+
+
+def ensure_control_plane_stand_in(say: Echo) -> str:
+    """The tag of the tiny stand-in image, imported once (`docker import` of one file)."""
+    data = control_plane_stand_in_archive()
+    tag = f"{CONTROL_PLANE_STAND_IN}:{hashlib.sha256(data).hexdigest()[:12]}"
+    if not image_exists(tag):
+        say(f"importing {tag} (the control-plane images' stand-in)")
+        run_docker(["import", "-", tag], input=data)
+    return tag
 
 
 class ImageBuilder:

@@ -18,6 +18,8 @@ import yaml
 from dlrs_provision import docker_engine, inventory
 from dlrs_provision import sandbox as sandbox_api
 from dlrs_provision.errors import UsageError
+from dlrs_provision.sandbox import files as sandbox_files
+from dlrs_provision.sandbox import images as sandbox_images
 from dlrs_provision.sandbox.cluster import http_get
 
 pytestmark = pytest.mark.e2e
@@ -206,6 +208,19 @@ def test_registry_holds_test_images_labelled_as_such(sandbox):
         assert "not TensorFlow" in labels["org.opencontainers.image.description"]
 
 
+def test_registry_holds_the_control_plane_stand_in_under_kubeadms_names(sandbox):
+    port = sandbox.mirror.ports["registry"]
+    for ref in sandbox_images.control_plane_image_paths(
+        sandbox_api.repo_root(), sandbox_files.CONTROL_PLANE_PATH
+    ):
+        repo, _, tag = ref.rpartition(":")
+        status, body = http_get(
+            f"http://127.0.0.1:{port}/v2/{repo}/manifests/{tag}",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        assert status == 200, (ref, body)
+
+
 # --------------------------------------------------------------------------------------------
 # the inventory and Ansible over real SSH
 
@@ -225,6 +240,8 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
         "dlrs_insecure_registries",
         "dlrs_kubernetes_repo_url",
         "dlrs_kubernetes_version",
+        # the stand-in control-plane images in the mirror's registry (kubeadm's ImagePull)
+        "dlrs_kubernetes_image_repository",
         "dlrs_pod_network_manifest_url",
         "dlrs_pod_network_manifest_checksum",
         # the stand-in training operator, built from the TFJob CRD in tests/data/kubeflow/

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import shutil
 import stat
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ import yaml
 
 from dlrs_provision import inventory, sandbox
 from dlrs_provision.errors import UsageError
-from dlrs_provision.sandbox import cluster, files
+from dlrs_provision.sandbox import cluster, files, images
 from dlrs_provision.sandbox.images import SPECS, ImageBuilder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,6 +177,7 @@ def test_hosts_yml_has_the_agreed_form(tmp_path):
         "dlrs_insecure_registries": ["mirror:5000"],
         "dlrs_kubernetes_repo_url": "http://mirror:8080/k8s",
         "dlrs_kubernetes_version": "1.32",
+        "dlrs_kubernetes_image_repository": "mirror:5000/registry.k8s.io",
     }
     children = data["all"]["children"]
     assert children["masters"]["hosts"] == {
@@ -253,3 +257,27 @@ def test_cli_registers_up_status_down_with_their_options():
     assert callable(parser.parse_args(["sandbox", "status"]).func)
     with pytest.raises(SystemExit):
         parser.parse_args(["sandbox", "up", "--os", "windows"])
+
+
+def test_mirror_serves_the_control_plane_images_the_kubeadm_stand_in_asks_for():
+    sys.path.insert(0, str(REPO / "tests" / "standins" / "k8s"))
+    from k8s_stand_in import imagepull
+
+    paths = images.control_plane_image_paths(REPO, files.CONTROL_PLANE_PATH)
+    repository = files.mirror_urls("mirror")["registry"] + "/" + files.CONTROL_PLANE_PATH
+    cluster = {"imageRepository": repository, "etcd": {"local": {}}, "dns": {}, "proxy": {}}
+    repos = yaml.safe_load((REPO / "tests" / "sandbox" / "k8s-repo" / "repos.yaml").read_text())
+    for version in repos["versions"]:
+        for image in imagepull.required_images(cluster, "v" + version.split("-")[0]):
+            assert image.removeprefix("mirror:5000/") in paths
+    assert "registry.k8s.io/coredns:v1.11.3" in paths
+    assert "registry.k8s.io/pause:3.10" in paths
+
+
+def test_control_plane_stand_in_is_one_stable_note():
+    first = images.control_plane_stand_in_archive()
+    assert first == images.control_plane_stand_in_archive()
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        (member,) = tar.getmembers()
+        note = tar.extractfile(member).read()
+    assert member.name == "STAND-IN" and b"not a Kubernetes image" in note

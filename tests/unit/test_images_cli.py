@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dlrs_provision import catalog, images
+from dlrs_provision import catalog, images, k8s_images
 from dlrs_provision.cli import build_parser
 from dlrs_provision.errors import UsageError
 from dlrs_provision.registry import DOCKER_MANIFEST, sha256_digest
@@ -137,7 +137,8 @@ def test_save_takes_the_images_of_the_inventory_s_hosts(tmp_path):
     inv = inventory(
         tmp_path,
         "dlrs_variant: eigen\ndlrs_upstream_registry: mirror:5000\n"
-        'dlrs_insecure_registries: ["mirror:5000"]',
+        'dlrs_insecure_registries: ["mirror:5000"]\ndlrs_kubernetes_version: "1.32.3"\n'
+        "dlrs_pod_network: none",
     )
     text = inv.read_text().replace(
         "        m1: {ansible_host: 10.0.0.1}\n",
@@ -148,8 +149,62 @@ def test_save_takes_the_images_of_the_inventory_s_hosts(tmp_path):
     source = images.source_from_inventory(inv)
     assert source.images == sorted(
         [catalog.VARIANTS["eigen"].image, catalog.VARIANTS["onednn"].image]
-    )
+    ) + k8s_images.control_plane_images("1.32.3")
     assert source.registry == "mirror:5000" and source.insecure_registries == ["mirror:5000"]
+
+
+def test_save_for_an_air_gapped_site_takes_the_control_plane_and_flannel_images(tmp_path):
+    inv = inventory(tmp_path, 'dlrs_kubernetes_version: "1.30.14"')
+    wanted = images.source_from_inventory(inv).images
+    for image in (
+        "registry.k8s.io/kube-apiserver:v1.30.14",
+        "registry.k8s.io/kube-proxy:v1.30.14",
+        "registry.k8s.io/coredns/coredns:v1.11.1",
+        "registry.k8s.io/etcd:3.5.12-0",
+        "registry.k8s.io/pause:3.9",
+        "ghcr.io/flannel-io/flannel:v0.26.4",
+        "ghcr.io/flannel-io/flannel-cni-plugin:v1.6.2-flannel1",
+    ):
+        assert image in wanted
+
+
+def test_save_for_a_proxy_site_takes_only_the_stack_images(tmp_path):
+    inv = inventory(tmp_path, 'dlrs_kubernetes_version: "1.32.3"')
+    inv.write_text(inv.read_text().replace("    dlrs_registry_mode: local\n", "", 1))
+    assert not any("registry.k8s.io" in i for i in images.source_from_inventory(inv).images)
+
+
+def test_save_for_an_air_gapped_site_needs_an_exact_kubernetes_version(tmp_path):
+    inv = inventory(tmp_path, 'dlrs_kubernetes_version: "1.32"')
+    proc = cli("images", "save", "--inventory", str(inv), "-o", str(tmp_path / "a.tar"))
+    assert proc.returncode == 2, proc.stderr
+    assert str(inv) in proc.stderr and "names no patch release" in proc.stderr
+    assert "pin dlrs_kubernetes_version to an exact release such as 1.32.3" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "a.tar").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "repository"),
+    [
+        ("registry.k8s.io/coredns/coredns:v1.11.3", "", "coredns"),
+        ("registry.k8s.io/kube-apiserver:v1.32.3", "", "kube-apiserver"),
+        ("registry.k8s.io/coredns/coredns:v1.11.3", "k8s", "k8s/coredns"),
+        ("ghcr.io/flannel-io/flannel:v0.26.4", "k8s", "flannel-io/flannel"),
+        ("docker.io/clearlinux/stacks-dlaas-mkl:latest", "k8s", "clearlinux/stacks-dlaas-mkl"),
+    ],
+)
+def test_load_puts_control_plane_images_where_kubeadm_looks(name, path, repository):
+    assert images.target_repository(name, path)[0] == repository
+
+
+def test_load_takes_the_path_of_an_image_repository_on_the_cluster_registry(tmp_path):
+    inv = inventory(
+        tmp_path,
+        'dlrs_kubernetes_image_repository: m1:5443/k8s\ndlrs_insecure_registries: ["m1:5443"]',
+    )
+    assert images.target_from_inventory(inv).kubernetes_path == "k8s"
+    other = inventory(tmp_path, 'dlrs_insecure_registries: ["m1:5443"]')
+    assert images.target_from_inventory(other).kubernetes_path == ""
 
 
 def test_save_without_images_or_inventory_takes_every_variant_s_image():

@@ -37,6 +37,11 @@ SCRIPTS = {
     name: K8S / f"{name}-stand-in" for name in ("kubeadm", "kubectl", "kubelet", "kube-apiserver")
 }
 PYTHON = os.environ.get("K8S_STAND_IN_TEST_PYTHON") or sys.executable
+sys.path.insert(0, str(K8S))
+sys.path.insert(0, str(K8S.parent))
+from k8s_stand_in import imagepull  # noqa: E402
+from manifest_registry import FakeRegistry  # noqa: E402
+
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
 CRD_PLACES = [
     os.environ.get("DLRS_TFJOB_CRD", ""),
@@ -118,7 +123,8 @@ class Host:
         self.cri.close()
 
 
-def init_config(port: int, algorithm: str = "RSA-2048") -> str:
+def init_config(port: int, algorithm: str = "RSA-2048", repository: str = "") -> str:
+    image_repository = f"imageRepository: {repository}\n" if repository else ""
     return f"""\
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -135,7 +141,7 @@ nodeRegistration:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: v1.32.3
-encryptionAlgorithm: {algorithm}
+{image_repository}encryptionAlgorithm: {algorithm}
 networking:
   podSubnet: 10.244.0.0/16
   serviceSubnet: 10.96.0.0/12
@@ -160,7 +166,16 @@ class Cluster:
         self.port = free_port()
         self.master = Host(base, "master")
         self.hosts = [self.master]
-        self.master.file("/kubeadm.yaml").write_text(init_config(self.port, algorithm))
+        # the control-plane images, in a registry on 127.0.0.1 (kubeadm's ImagePull check)
+        self.registry = FakeRegistry()
+        for image in imagepull.required_images(
+            {"imageRepository": "r", "etcd": {"local": {}}}, "v1.32.3"
+        ):
+            self.registry.add(image)
+        self.registry.trust_from(self.master.root)
+        self.master.file("/kubeadm.yaml").write_text(
+            init_config(self.port, algorithm, self.registry.host)
+        )
         self.init = self.master.run("kubeadm", "init", "--config", "/kubeadm.yaml")
         assert self.init.returncode == 0, self.init.stdout + self.init.stderr
         self.admin = str(self.master.file("/etc/kubernetes/admin.conf"))
@@ -193,6 +208,7 @@ class Cluster:
                 os.kill(int(pid_file.read_text()), signal.SIGTERM)
         for h in self.hosts:
             h.close()
+        self.registry.close()
 
 
 @pytest.fixture(scope="module")

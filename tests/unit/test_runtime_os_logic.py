@@ -91,6 +91,19 @@ HOSTS = {
         "vars": {"dlrs_registry_mirrors": ["http://cache.example.com:5000"]},
     },
     "archlinux": {"facts": ARCH},
+    # air-gapped: the cluster's registry is a local one; kubeadm's pause of 1.30 comes from it
+    "debian12_airgap": {
+        "facts": DEBIAN12,
+        "vars": {
+            "dlrs_registry_mode": "local",
+            "dlrs_registry_cache_host": "registry.site.example",
+            "dlrs_kubernetes_version": "1.30.14",
+        },
+    },
+    "debian12_site_k8s_repo": {
+        "facts": DEBIAN12,
+        "vars": {"dlrs_kubernetes_image_repository": "harbor.example.com:8443/k8s"},
+    },
     "debian12_secret_proxy": {
         "facts": DEBIAN12,
         "vars": {"dlrs_http_proxy": SECRET_PROXY, "dlrs_no_proxy": [".example.com"]},
@@ -441,6 +454,19 @@ def test_config_version_2_enables_cri_with_systemd_cgroups(outcome):
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
     assert cri["registry"]["config_path"] == "/etc/containerd/certs.d"
     assert cri["cni"]["bin_dir"] == "/opt/cni/bin"
+
+
+@pytest.mark.parametrize(
+    ("host", "pause"),
+    [
+        ("debian12", "registry.k8s.io/pause:3.10"),
+        ("debian12_airgap", "registry.site.example:5443/pause:3.9"),
+        ("debian12_site_k8s_repo", "harbor.example.com:8443/k8s/pause:3.10"),
+    ],
+)
+def test_pause_image_follows_the_control_plane_repository_and_minor(outcome, host, pause):
+    config = tomllib.loads(_ok(outcome, host)["containerd"]["config"])
+    assert config["plugins"]["io.containerd.grpc.v1.cri"]["sandbox_image"] == pause
 
 
 def test_config_version_3_uses_the_containerd_2_plugin_names(outcome):

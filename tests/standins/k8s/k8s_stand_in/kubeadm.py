@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from k8s_stand_in import bootstrap, kubeconfig, pki, version
+from k8s_stand_in import bootstrap, imagepull, kubeconfig, pki, version
 from k8s_stand_in.cli import FlagSpec, UsageError, parse
 from k8s_stand_in.client import ApiError, Client, ConnectError
 from k8s_stand_in.kubeadm_config import (
@@ -1102,7 +1102,13 @@ def cmd_init(root: Root, argv: list[str]) -> int:
             "[preflight] You can also perform this action beforehand using 'kubeadm config "
             "images pull'"
         )
-        err("[preflight] stand-in: no images are pulled (no control-plane container runs)")
+        pulls = Preflight(ignored)
+        imagepull.run_init_check(root, cfg, pulls.check)
+        pulls.finish()
+        err(
+            "[preflight] stand-in: each image was looked up in its registry (HEAD of the "
+            "manifest), not pulled (no control-plane container runs)"
+        )
 
     ca = write_pki(root, cfg)
     write_kubeconfigs(root, cfg, ca)

@@ -809,6 +809,7 @@ class InitConfig:
     dns_disabled: bool = False
     proxy_disabled: bool = False
     warnings: list[str] = field(default_factory=list)
+    image_pull_policy: str = "IfNotPresent"  # nodeRegistration.imagePullPolicy (ImagePull check)
 
     @property
     def endpoint(self) -> str:
@@ -977,6 +978,7 @@ def load_init(root: Root, path: str) -> InitConfig:
         kube_proxy=copy.deepcopy(kube_proxy) if kube_proxy else None,
         dns_disabled=bool((cdoc.get("dns") or {}).get("disabled")),
         proxy_disabled=bool((cdoc.get("proxy") or {}).get("disabled")),
+        image_pull_policy=str(nreg.get("imagePullPolicy") or "IfNotPresent"),
     )
 
 
