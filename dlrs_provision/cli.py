@@ -111,6 +111,8 @@ def cmd_render_tfjob(args: argparse.Namespace) -> int:
         num_batches=args.num_batches,
         benchmark=args.benchmark,
     )
+    for line in manifests.placement:
+        _err(f"placement: {line}")
     for warning in manifests.warnings:
         _err(f"warning: {warning}")
     if args.out:
