@@ -14,7 +14,8 @@ name) to a worker node of its own, and the Workers may use only the other worker
 each gets a node to itself. One template per replica type cannot pin worker-N to a named node:
 which index lands where is the scheduler's choice among those nodes. With fewer nodes than PS
 + 2 workers, the PS shares the first node with a worker (the fallback: a distributed run keeps
-at least 2 workers); an inventory without workers runs everything on its masters, the taint
+at least 2 workers), or, when that node cannot hold both, has it to itself and the job runs one
+worker fewer; an inventory without workers runs everything on its masters, the taint
 tolerated. Manifests.placement says where each replica goes and why.
 
 Sizing (Guaranteed QoS, so that the kubelet's static CPU manager gives exclusive cores): from
@@ -443,13 +444,20 @@ class Placement:
 
 
 def place(
-    inv: Inventory, worker_hosts: list[str], ps: int, ps_hosts: list[str] | None, ps_cpus: int
+    inv: Inventory,
+    worker_hosts: list[str],
+    ps: int,
+    ps_hosts: list[str] | None,
+    ps_cpus: int,
+    own_nodes_because: str | None = None,
 ) -> Placement:
     """The seed's layout where the nodes allow it (see the module's notes), else the fallback.
 
     seed: PS replicas on the first `ps` worker nodes, one Worker on each of the others (needs
     ps + 2 nodes: a distributed run has at least 2 workers). shared (fewer nodes): PS on the
-    first nodes, beside a Worker there. chosen: PS on `ps_hosts`. The masters run no replica
+    first nodes, beside a Worker there; own (when the shared node has no room for both,
+    `own_nodes_because` says why): PS on nodes of their own, fewer workers. chosen: PS on
+    `ps_hosts`. The masters run no replica
     unless they are the only nodes (an inventory without workers).
     """
     masters = [m for m in inv.masters]
@@ -467,6 +475,8 @@ def place(
         placement = Placement(chosen, rest or list(worker_hosts), "chosen", masters)
     elif n >= ps + 2:
         placement = Placement(list(worker_hosts[:ps]), list(worker_hosts[ps:]), "seed", masters)
+    elif own_nodes_because is not None and n >= ps + 1:
+        placement = Placement(list(worker_hosts[:ps]), list(worker_hosts[ps:]), "own", masters)
     elif n >= ps:
         placement = Placement(list(worker_hosts[:ps]), list(worker_hosts), "shared", masters)
     else:
@@ -480,6 +490,11 @@ def place(
             why = (
                 f"own node, seed layout: {ps} PS and {len(placement.workers)} workers, "
                 "each on a node of its own"
+            )
+        elif placement.layout == "own":
+            why = (
+                f"own node: a PS and a worker do not both fit on {host} ({own_nodes_because}); "
+                f"with {n} node(s) for the job that leaves {len(placement.workers)} worker(s)"
             )
         elif host in placement.workers:
             why = (
@@ -586,76 +601,18 @@ def _ps_size(
     return size_cpu, size_mb
 
 
-def build(
+def _size(
     inv: Inventory,
-    facts_dir: Path | None = None,
-    workers: list[str] | None = None,
-    ps: int = 1,
-    batch_size: int = 64,
-    model: str = "resnet50",
-    *,
-    name: str = "dlrs-resnet50",
-    namespace: str = "default",
-    num_batches: int = 100,
-    num_warmup_batches: int = 10,
-    benchmark: str | None = None,
-    git_url: str = DEFAULT_GIT_URL,
-    git_ref: str = TF1_GIT_REF,
-    git_image: str = DEFAULT_GIT_IMAGE,
-    ps_hosts: list[str] | None = None,
-    ps_cpus: int = 2,
-    ps_memory_mb: int = 4096,
-    worker_memory_mb: int | None = None,
-    spare_cpus: int = 0,
-    port: int = DEFAULT_PORT,
-    python: str = "python3",
-    rooms: dict[str, kube_state.Room] | None = None,
-) -> Manifests:
-    """The TFJob and its ConfigMap for the inventory's workers (or `workers`), `ps` PS replicas.
-
-    benchmark: "tf_cnn_benchmarks" (git_url at git_ref, a branch or tag, cloned by an init
-    container running git_image) or "synthetic"; None: the variant's default. spare_cpus: whole
-    CPUs left free on each worker node besides the reserved ones. worker_memory_mb: the
-    workers' memory instead of the facts-based size. rooms: what each node of the cluster can
-    still give (kube_state.rooms of `kubectl get nodes/pods -o json`); without it, pods are
-    sized from the facts alone and DaemonSets' requests are not counted.
-    """
-    _check_name(name)
-    if batch_size < 1 or num_batches < 1 or num_warmup_batches < 0:
-        raise UsageError("batch_size and num_batches must be 1 or more, warm-up 0 or more")
-    if ps_cpus < 1 or ps_memory_mb < 256 or spare_cpus < 0:
-        raise UsageError("ps_cpus must be 1 or more, ps_memory_mb 256 or more, spare_cpus >= 0")
-    fdir = facts_dir or paths.facts_dir(inv.path)
-    worker_hosts = _hosts(inv, list(workers) if workers else inv.workers or inv.masters, "workers")
-    if not worker_hosts:
-        raise UsageError("no workers to run the benchmark on", "add hosts to `workers`")
-    # one image per replica type: the workers must agree on the build and its image
-    variants = {h: inv.setting(h, "dlrs_variant") for h in worker_hosts}
-    images = {h: inv.image(h) for h in worker_hosts}
-    for what, seen in (("dlrs_variant", variants), ("image", images)):
-        if len(set(seen.values())) > 1:
-            detail = ", ".join(f"{h}: {v}" for h, v in seen.items())
-            raise UsageError(
-                f"the workers differ in {what} ({detail}); a TFJob's replicas of one type run "
-                "one container image",
-                f"set {what} alike for these hosts, or choose workers that agree",
-            )
-    variant, image = variants[worker_hosts[0]], images[worker_hosts[0]]
-    benchmark = benchmark or DEFAULT_BENCHMARK.get(variant, "synthetic")
-    if benchmark not in BENCHMARKS:
-        raise UsageError(f"unknown benchmark {benchmark!r}", f"choose {' or '.join(BENCHMARKS)}")
-    warnings: list[str] = []
-    if benchmark == "synthetic":
-        if ps:
-            warnings.append(
-                "the synthetic benchmark has no parameter server: the TFJob has Worker "
-                "replicas only, and each worker measures its own node"
-            )
-        ps = 0
-    elif ps < 1:
-        raise UsageError("tf_cnn_benchmarks with parameter_server needs ps >= 1")
-    chosen_ps = _hosts(inv, list(ps_hosts), "ps_hosts") if ps and ps_hosts else None
-    placement = place(inv, worker_hosts, ps, chosen_ps, ps_cpus)
+    placement: Placement,
+    fdir: Path,
+    rooms: dict[str, kube_state.Room] | None,
+    ps_cpus: int,
+    ps_memory_mb: int,
+    spare_cpus: int,
+    worker_memory_mb: int | None,
+    warnings: list[str],
+) -> tuple[list[NodeShape], list[NodeShape], NodeShape, int, int, int, int]:
+    """Every node's shape, the workers', the smallest, the worker and PS pod sizes."""
     ps_on = {h: 1 for h in placement.shared()}
     everyone = [*placement.ps, *[h for h in placement.workers if h not in placement.ps]]
     found: dict[str, kube_state.Room] = {}
@@ -722,6 +679,105 @@ def build(
             + ", ".join(f"{s.host} could give {s.tf_cpus}" for s in bigger)
             + "; each pod's launcher takes its node's thread counts from nodes.json"
         )
+    return all_shapes, node_shapes, smallest, cpus, memory, ps_cpus, ps_memory_mb
+
+
+def build(*args: Any, **kwargs: Any) -> Manifests:
+    """The TFJob and its ConfigMap (see _build for the arguments).
+
+    When the fallback layout (the PS beside a worker) does not fit the node they would share,
+    the PS gets that node to itself and the job one worker fewer, and the placement says why.
+    """
+    try:
+        return _build(*args, **kwargs)
+    except UsageError as exc:
+        if not getattr(exc, "shared_fallback", False):
+            raise
+        return _build(*args, **kwargs, _own_nodes_because=exc.message)
+
+
+def _build(
+    inv: Inventory,
+    facts_dir: Path | None = None,
+    workers: list[str] | None = None,
+    ps: int = 1,
+    batch_size: int = 64,
+    model: str = "resnet50",
+    *,
+    name: str = "dlrs-resnet50",
+    namespace: str = "default",
+    num_batches: int = 100,
+    num_warmup_batches: int = 10,
+    benchmark: str | None = None,
+    git_url: str = DEFAULT_GIT_URL,
+    git_ref: str = TF1_GIT_REF,
+    git_image: str = DEFAULT_GIT_IMAGE,
+    ps_hosts: list[str] | None = None,
+    ps_cpus: int = 2,
+    ps_memory_mb: int = 4096,
+    worker_memory_mb: int | None = None,
+    spare_cpus: int = 0,
+    port: int = DEFAULT_PORT,
+    python: str = "python3",
+    rooms: dict[str, kube_state.Room] | None = None,
+    _own_nodes_because: str | None = None,
+) -> Manifests:
+    """The TFJob and its ConfigMap for the inventory's workers (or `workers`), `ps` PS replicas.
+
+    benchmark: "tf_cnn_benchmarks" (git_url at git_ref, a branch or tag, cloned by an init
+    container running git_image) or "synthetic"; None: the variant's default. spare_cpus: whole
+    CPUs left free on each worker node besides the reserved ones. worker_memory_mb: the
+    workers' memory instead of the facts-based size. rooms: what each node of the cluster can
+    still give (kube_state.rooms of `kubectl get nodes/pods -o json`); without it, pods are
+    sized from the facts alone and DaemonSets' requests are not counted.
+    """
+    _check_name(name)
+    if batch_size < 1 or num_batches < 1 or num_warmup_batches < 0:
+        raise UsageError("batch_size and num_batches must be 1 or more, warm-up 0 or more")
+    if ps_cpus < 1 or ps_memory_mb < 256 or spare_cpus < 0:
+        raise UsageError("ps_cpus must be 1 or more, ps_memory_mb 256 or more, spare_cpus >= 0")
+    fdir = facts_dir or paths.facts_dir(inv.path)
+    worker_hosts = _hosts(inv, list(workers) if workers else inv.workers or inv.masters, "workers")
+    if not worker_hosts:
+        raise UsageError("no workers to run the benchmark on", "add hosts to `workers`")
+    # one image per replica type: the workers must agree on the build and its image
+    variants = {h: inv.setting(h, "dlrs_variant") for h in worker_hosts}
+    images = {h: inv.image(h) for h in worker_hosts}
+    for what, seen in (("dlrs_variant", variants), ("image", images)):
+        if len(set(seen.values())) > 1:
+            detail = ", ".join(f"{h}: {v}" for h, v in seen.items())
+            raise UsageError(
+                f"the workers differ in {what} ({detail}); a TFJob's replicas of one type run "
+                "one container image",
+                f"set {what} alike for these hosts, or choose workers that agree",
+            )
+    variant, image = variants[worker_hosts[0]], images[worker_hosts[0]]
+    benchmark = benchmark or DEFAULT_BENCHMARK.get(variant, "synthetic")
+    if benchmark not in BENCHMARKS:
+        raise UsageError(f"unknown benchmark {benchmark!r}", f"choose {' or '.join(BENCHMARKS)}")
+    warnings: list[str] = []
+    if benchmark == "synthetic":
+        if ps:
+            warnings.append(
+                "the synthetic benchmark has no parameter server: the TFJob has Worker "
+                "replicas only, and each worker measures its own node"
+            )
+        ps = 0
+    elif ps < 1:
+        raise UsageError("tf_cnn_benchmarks with parameter_server needs ps >= 1")
+    chosen_ps = _hosts(inv, list(ps_hosts), "ps_hosts") if ps and ps_hosts else None
+    placement = place(inv, worker_hosts, ps, chosen_ps, ps_cpus, _own_nodes_because)
+    try:
+        sized = _size(
+            inv, placement, fdir, rooms, ps_cpus, ps_memory_mb, spare_cpus, worker_memory_mb,
+            warnings,
+        )  # fmt: skip
+    except UsageError as exc:
+        if placement.layout == "shared" and len(worker_hosts) >= ps + 1:
+            exc.shared_fallback = True  # type: ignore[attr-defined]
+        raise
+    all_shapes, node_shapes, smallest, cpus, memory, ps_cpus, ps_memory_mb = sized
+
     overridden = [s.host for s in all_shapes if _thread_overrides(inv, s.host)]
     if overridden:
         warnings.append(

@@ -629,3 +629,31 @@ def test_a_host_that_is_no_node_of_the_cluster_is_refused(tmp_path):
     with pytest.raises(UsageError, match=r"host\(s\) w03 are not nodes of the cluster") as err:
         tfjob.build(inv, fdir, rooms=rooms)
     assert "Kubernetes phase" in err.value.hint
+
+
+def test_small_nodes_that_cannot_share_give_the_ps_its_own_node(tmp_path, validator):
+    """The sandbox's shape: 2 worker nodes of 2 cores, 1 CPU each for pods (flannel aside)."""
+    shape = shape_facts(1, 2, 1, memory_mb=8_000)
+    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"w01": shape, "w02": shape})
+    rooms = rooms_of(
+        [k8s_node("w01", "1", "6Gi"), k8s_node("w02", "1", "6Gi")],
+        [k8s_pod("kube-proxy-a", "w02", "0", "0")],
+    )
+    m = tfjob.build(inv, fdir, rooms=rooms)
+    assert_valid(validator, m.tfjob)
+    specs = m.tfjob["spec"]["tfReplicaSpecs"]
+    assert specs["Worker"]["replicas"] == 1
+    assert resources_of(specs["PS"])["limits"]["cpu"] == "1"
+    assert resources_of(specs["Worker"])["limits"]["cpu"] == "1"
+    worker_terms = specs["Worker"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    terms = worker_terms["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == ["w02"]
+    assert m.placement[0].startswith(
+        "ps-0 -> w01 (own node: a PS and a worker do not both fit on w01 (w01 cannot take the PS"
+    )
+    assert "that leaves 1 worker(s)" in m.placement[0]
+    # one node only: nothing to fall back to, the refusal stands
+    (tmp_path / "one").mkdir()
+    inv1, fdir1 = make(tmp_path / "one", {"w01": ""}, {"w01": shape})
+    with pytest.raises(UsageError, match="w01 cannot take the PS"):
+        tfjob.build(inv1, fdir1, rooms=rooms)
