@@ -111,6 +111,13 @@ def cmd_render_tfjob(args: argparse.Namespace) -> int:
         num_batches=args.num_batches,
         benchmark=args.benchmark,
     )
+    for line in manifests.placement:
+        _err(f"placement: {line}")
+    _err(
+        "warning: sized from the facts alone: what the cluster's pods already request (DaemonSets "
+        "such as the pod network's) is not counted, so a worker may stay Pending; "
+        "`dlrs-provision benchmark --mode multi` reads the cluster and sizes to what is free"
+    )
     for warning in manifests.warnings:
         _err(f"warning: {warning}")
     if args.out:

@@ -4,24 +4,37 @@
     manifests.to_yaml()      # the ConfigMap (launcher, calculator, synthetic benchmark), the TFJob
 
 One PS replica set and one Worker replica set (ports 2222, container `tensorflow`, the operator's
-defaults). Every Worker gets a node to itself (required podAntiAffinity on the operator's
-job-name and replica-type labels) among the chosen hosts (required node affinity on the label
-`dlrs.intel.com/node`, which the cluster phase sets to each node's inventory name); the PS
-replicas go to the masters by default (the inventory's masters, control-plane taint tolerated).
+defaults).
 
-Sizing (Guaranteed QoS, so that the kubelet's static CPU manager gives exclusive cores): a
-worker asks for the node's logical CPUs minus the ones reserved for IO (the calculator's
-multi-node reservation, hyper-thread siblings included, which the kubelet holds back as
-reservedSystemCPUs), minus what PS replicas placed on that node take; requests equal limits, in
-whole CPUs; memory likewise, from ansible_memtotal_mb less what the system keeps.
+Placement (place()): the seed's layout by default: the masters run no workload (the
+control-plane taint is not tolerated), each PS replica is pinned by required node affinity on
+the label `dlrs.intel.com/node` (kubeadm_master's labels task sets it to each node's inventory
+name) to a worker node of its own, and the Workers may use only the other worker nodes
+(affinity In [...]) with required pod anti-affinity between them on kubernetes.io/hostname, so
+each gets a node to itself. One template per replica type cannot pin worker-N to a named node:
+which index lands where is the scheduler's choice among those nodes. With fewer nodes than PS
++ 2 workers, the PS shares the first node with a worker (the fallback: a distributed run keeps
+at least 2 workers), or, when that node cannot hold both, has it to itself and the job runs one
+worker fewer; an inventory without workers runs everything on its masters, the taint
+tolerated. Manifests.placement says where each replica goes and why.
 
-Per-node numbers. One Worker template serves every worker, so it cannot carry per-node values,
-and one CPU request must fit every chosen node: pods are sized for the smallest node, and the
-template's tf_cnn_benchmarks arguments are the calculator's multi-node values for that node.
-Inside each pod the launcher (benchmark/launcher.py) then reads the CPUs the pod was really
-given and asks the same calculator, shipped in the ConfigMap beside it, for that pod's numbers;
-on a larger node, or one with another hyper-threading layout, they differ from the template's.
-Inventory overrides of the thread counts switch that off: they are used as given.
+Sizing (Guaranteed QoS, so that the kubelet's static CPU manager gives exclusive cores): from
+the facts, a worker may have the node's logical CPUs minus the ones reserved for IO (the
+calculator's multi-node reservation, hyper-thread siblings included, which the kubelet holds
+back as reservedSystemCPUs) minus a PS sharing the node; memory from ansible_memtotal_mb less
+what the system keeps. Given the cluster's state (rooms: kube_state, from `kubectl get nodes`
+and `get pods -A`), that is capped by what the node can really give: allocatable less the
+requests already bound there (DaemonSets such as flannel's 100m), in whole CPUs. One Worker
+template has one request, so it fits the smallest node; a node that cannot give 1 CPU and
+1024Mi (or the PS its size) is refused, naming what takes its room.
+
+Per-node numbers: the ConfigMap carries nodes.json, {node name: {"host", "worker": {...},
+"ps": {...}}} with each node's calculator values (inventory overrides included, per host)
+capped by the CPUs its pod gets; the pod learns its node from the downward API
+(DLRS_NODE_NAME = spec.nodeName) and the launcher (benchmark/launcher.py) takes that entry,
+then, unless the host's thread counts are overridden, derives them again from the cpuset the
+pod was really given. Only what one container image fixes must agree between the workers:
+dlrs_variant and the image.
 
 Benchmarks: `tf_cnn_benchmarks` (checked out by an init container from a git URL and ref;
 tensorflow/benchmarks' cnn_tf_v1.12_compatible branch for the seed's TensorFlow 1.x images) or
@@ -42,7 +55,7 @@ from typing import Any
 
 import yaml
 
-from dlrs_provision import catalog, paths, tuning
+from dlrs_provision import catalog, kube_state, paths, tuning
 from dlrs_provision.benchmark import launcher, synthetic
 from dlrs_provision.errors import UsageError
 from dlrs_provision.facts import cached_facts_file, load_facts
@@ -61,6 +74,8 @@ JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # set by the training operato
 REPLICA_TYPE_LABEL = "training.kubeflow.org/replica-type"  # "ps", "worker" (lower case)
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 CPU_LIMIT_ENV = launcher.CPU_LIMIT_ENV
+NODE_NAME_ENV = launcher.NODE_NAME_ENV  # the pod's node, from the downward API
+NODES_FILE = "nodes.json"  # ConfigMap key and file: each node's numbers for its pods
 
 MOUNT = "/opt/dlrs"
 BENCHMARKS_DIR = "/benchmarks"
@@ -81,6 +96,7 @@ SEED_LEARNING_RATE = "0.0001"
 SEED_RANDOM_SEED = 8286
 SYSTEM_MEMORY_MB = 2048  # kept for the system: at least this, or a tenth of the memory
 INIT_RESOURCES = {"cpu": "1", "memory": "512Mi"}
+PS_MIN_MEMORY_MB = 512
 
 _PACKAGE = Path(__file__).resolve().parent
 # ConfigMap key -> (file in this package, path under MOUNT)
@@ -106,6 +122,7 @@ class NodeShape:
     tf_cpus: int
     memory_mb: int | None
     tf_memory_mb: int | None
+    room: kube_state.Room | None = None  # what the cluster says the node has free
 
     def to_dict(self) -> dict[str, Any]:
         t = self.tuning
@@ -127,6 +144,8 @@ class Manifests:
     configmap: dict[str, Any]
     shapes: list[NodeShape]
     warnings: list[str] = field(default_factory=list)
+    placement: list[str] = field(default_factory=list)  # where each replica goes, and why
+    nodes: dict[str, Any] = field(default_factory=dict)  # nodes.json: node name -> numbers
 
     def objects(self) -> list[dict[str, Any]]:
         return [self.configmap, self.tfjob]
@@ -259,7 +278,8 @@ def _volume(configmap: str) -> dict[str, Any]:
         "configMap": {
             "name": configmap,
             "defaultMode": 0o444,
-            "items": [{"key": key, "path": rel} for key, (_, rel) in SHIPPED.items()],
+            "items": [{"key": key, "path": rel} for key, (_, rel) in SHIPPED.items()]
+            + [{"key": NODES_FILE, "path": NODES_FILE}],
         },
     }
 
@@ -338,6 +358,7 @@ def _pod_spec(
         "args": list(args),
         "env": [{"name": k, "value": v} for k, v in env.items()]
         + [
+            {"name": NODE_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
             {
                 "name": CPU_LIMIT_ENV,
                 "valueFrom": {
@@ -347,7 +368,7 @@ def _pod_spec(
                         "divisor": "1",
                     }
                 },
-            }
+            },
         ],
         "ports": [{"name": PORT_NAME, "containerPort": port, "protocol": "TCP"}],
         "resources": _resources(cpus, memory_mb),
@@ -407,18 +428,283 @@ def _hosts(inv: Inventory, hosts: list[str], what: str) -> list[str]:
     return list(hosts)
 
 
-def _same(shapes_: list[NodeShape], what: str, value: Any) -> Any:
-    seen = {s.host: value(s) for s in shapes_}
-    if len({json.dumps(v, sort_keys=True) for v in seen.values()}) > 1:
-        detail = ", ".join(f"{h}: {v}" for h, v in seen.items())
+def node_name(inv: Inventory, host: str) -> str:
+    """The Kubernetes node name of a host: kubeadm names it after the host, lower-cased."""
+    for key in ("kubeadm_worker_node_name", "kubeadm_master_node_name"):
+        var = inv.host_vars(host).get(key)
+        if var is not None and isinstance(var.value, str) and var.value and "{" not in var.value:
+            return var.value
+    return host.lower()
+
+
+@dataclass
+class Placement:
+    """Where the replicas go: PS i pinned to ps[i], one Worker on each host of `workers`."""
+
+    ps: list[str]
+    workers: list[str]
+    layout: str  # seed, shared, chosen, workers-only
+    masters: list[str]
+    lines: list[str] = field(default_factory=list)
+
+    def shared(self) -> list[str]:
+        return [h for h in self.ps if h in self.workers]
+
+
+def place(
+    inv: Inventory,
+    worker_hosts: list[str],
+    ps: int,
+    ps_hosts: list[str] | None,
+    ps_cpus: int,
+    own_nodes_because: str | None = None,
+) -> Placement:
+    """The seed's layout where the nodes allow it (see the module's notes), else the fallback.
+
+    seed: PS replicas on the first `ps` worker nodes, one Worker on each of the others (needs
+    ps + 2 nodes: a distributed run has at least 2 workers). shared (fewer nodes): PS on the
+    first nodes, beside a Worker there; own (when the shared node has no room for both,
+    `own_nodes_because` says why): PS on nodes of their own, fewer workers. chosen: PS on
+    `ps_hosts`. The masters run no replica
+    unless they are the only nodes (an inventory without workers).
+    """
+    masters = [m for m in inv.masters]
+    n = len(worker_hosts)
+    if ps == 0:
+        placement = Placement([], list(worker_hosts), "workers-only", masters)
+    elif ps_hosts:
+        if len(ps_hosts) < ps:
+            raise UsageError(
+                f"{ps} PS replica(s) need a node each: ps_hosts names {len(ps_hosts)}",
+                "name as many ps_hosts as PS replicas",
+            )
+        chosen = list(ps_hosts[:ps])
+        rest = [h for h in worker_hosts if h not in chosen]
+        placement = Placement(chosen, rest or list(worker_hosts), "chosen", masters)
+    elif n >= ps + 2:
+        placement = Placement(list(worker_hosts[:ps]), list(worker_hosts[ps:]), "seed", masters)
+    elif own_nodes_because is not None and n >= ps + 1:
+        placement = Placement(list(worker_hosts[:ps]), list(worker_hosts[ps:]), "own", masters)
+    elif n >= ps:
+        placement = Placement(list(worker_hosts[:ps]), list(worker_hosts), "shared", masters)
+    else:
         raise UsageError(
-            f"the workers differ in {what} ({detail}); a TFJob has one Worker template",
-            f"set {what} alike for these hosts, or choose workers that agree",
+            f"{ps} PS replica(s) need a node each, and there are {n} node(s) for the job",
+            "run fewer PS replicas, or add workers",
         )
-    return next(iter(seen.values()))
+    lines = placement.lines
+    for i, host in enumerate(placement.ps):
+        if placement.layout == "seed":
+            why = (
+                f"own node, seed layout: {ps} PS and {len(placement.workers)} workers, "
+                "each on a node of its own"
+            )
+        elif placement.layout == "own":
+            why = (
+                f"own node: a PS and a worker do not both fit on {host} ({own_nodes_because}); "
+                f"with {n} node(s) for the job that leaves {len(placement.workers)} worker(s)"
+            )
+        elif host in placement.workers:
+            why = (
+                f"shares the node with a worker: {n} node(s) for the job, the seed layout needs "
+                f"{ps + 2} ({ps} PS + 2 workers on nodes of their own); that node's worker has "
+                f"{ps_cpus} CPU(s) less, and one Worker template sizes every worker alike"
+            )
+        else:
+            why = "own node, as ps_hosts asks"
+        lines.append(f"ps-{i} -> {host} ({why})")
+    k = len(placement.workers)
+    ids = "worker-0" if k == 1 else f"worker-0..worker-{k - 1}"
+    lines.append(
+        f"{ids} -> {', '.join(placement.workers)}, one each (node affinity on "
+        f"{NODE_LABEL} plus required pod anti-affinity between the workers; the scheduler "
+        "chooses which index lands on which of these nodes)"
+    )
+    used = set(placement.ps) | set(placement.workers)
+    idle = [m for m in masters if m not in used]
+    busy = [m for m in masters if m in used]
+    if idle:
+        lines.append(
+            f"{', '.join(idle)} (master): no replica: the master runs no workload (the "
+            "control-plane taint is not tolerated)"
+        )
+    if busy:
+        lines.append(
+            f"{', '.join(busy)} (master): takes replicas, the control-plane taint tolerated: "
+            + ("the inventory has no workers" if not inv.workers else "chosen for the job")
+        )
+    return placement
 
 
-def build(
+def _thread_overrides(inv: Inventory, host: str) -> set[str]:
+    return {"dlrs_num_inter_threads", "dlrs_num_intra_threads"} & set(overrides_of(inv, host)[0])
+
+
+def node_entry(inv: Inventory, s: NodeShape, cpus: int, warnings: list[str]) -> dict[str, Any]:
+    """One pod's numbers on one node: the calculator's, capped by the CPUs the pod gets."""
+    t = s.tuning
+    given = _thread_overrides(inv, s.host)
+    inter, intra = t.num_inter_threads, t.num_intra_threads
+    tpc = max(1, t.topology.threads_per_core)
+    cores = max(1, cpus // tpc)  # the static CPU manager hands out whole cores first
+    if not given:
+        intra = min(intra, cores)
+        inter = max(1, min(inter, intra))
+    elif intra > cpus:
+        warnings.append(
+            f"{s.host}: dlrs_num_intra_threads {intra} is more than the {cpus} CPU(s) its pod "
+            "gets; used as given"
+        )
+    env = dict(t.env)
+    if "OMP_NUM_THREADS" in env:
+        env["OMP_NUM_THREADS"] = str(intra)
+    return {
+        "num_inter_threads": inter,
+        "num_intra_threads": intra,
+        "data_format": t.data_format,
+        "env": env,
+        "cpus": cpus,
+        "derive": not given,
+    }
+
+
+def _fit(shape: NodeShape, room: kube_state.Room, ps_here: int, ps_cpus: int, ps_mb: int) -> None:
+    """Cap the facts-based size by what the node really has free (allocatable less requests)."""
+    shape.room = room
+    cpus = room.free_whole_cpus - ps_here * ps_cpus
+    memory = (kube_state.mebibytes_floor(room.free_memory) - ps_here * ps_mb) // 256 * 256
+    shape.tf_cpus = min(shape.tf_cpus, cpus)
+    shape.tf_memory_mb = memory if shape.tf_memory_mb is None else min(shape.tf_memory_mb, memory)
+
+
+def _ps_size(
+    placement: Placement,
+    found: dict[str, kube_state.Room],
+    cpus: int,
+    memory_mb: int,
+    warnings: list[str],
+) -> tuple[int, int]:
+    """The PS pods' size: at most what was asked, at least 1 CPU and 512Mi, within what each
+    PS node has free (leaving a worker sharing the node 1 CPU and 1024Mi)."""
+    size_cpu, size_mb = cpus, memory_mb
+    for host in placement.ps:
+        room = found[host]
+        shared = host in placement.workers
+        free_cpu = room.free_whole_cpus - (1 if shared else 0)
+        free_mb = kube_state.mebibytes_floor(room.free_memory) - (1024 if shared else 0)
+        if free_cpu < 1 or free_mb < PS_MIN_MEMORY_MB:
+            raise UsageError(
+                f"{host} cannot take the PS (at least 1 whole CPU and {PS_MIN_MEMORY_MB}Mi"
+                + (", and as much again for the worker beside it" if shared else "")
+                + "): "
+                + room.describe(),
+                "free the node, or put the PS on another node (ps_hosts)",
+            )
+        size_cpu, size_mb = min(size_cpu, free_cpu), min(size_mb, free_mb // 256 * 256)
+    if (size_cpu, size_mb) != (cpus, memory_mb):
+        warnings.append(
+            f"the PS gets {size_cpu} CPU(s) and {size_mb}Mi instead of {cpus} and "
+            f"{memory_mb}Mi: what its node ({', '.join(placement.ps)}) has free"
+        )
+    return size_cpu, size_mb
+
+
+def _size(
+    inv: Inventory,
+    placement: Placement,
+    fdir: Path,
+    rooms: dict[str, kube_state.Room] | None,
+    ps_cpus: int,
+    ps_memory_mb: int,
+    spare_cpus: int,
+    worker_memory_mb: int | None,
+    warnings: list[str],
+) -> tuple[list[NodeShape], list[NodeShape], NodeShape, int, int, int, int]:
+    """Every node's shape, the workers', the smallest, the worker and PS pod sizes."""
+    ps_on = {h: 1 for h in placement.shared()}
+    everyone = [*placement.ps, *[h for h in placement.workers if h not in placement.ps]]
+    found: dict[str, kube_state.Room] = {}
+    if rooms is not None:
+        absent = []
+        for host in everyone:
+            room = kube_state.node_of(rooms, host, NODE_LABEL, node_name(inv, host))
+            if room is None:
+                absent.append(host)
+            else:
+                found[host] = room
+        if absent:
+            raise UsageError(
+                f"host(s) {', '.join(absent)} are not nodes of the cluster (no node labelled "
+                f"{NODE_LABEL}=HOST or named after the host; nodes: {', '.join(rooms)})",
+                "join them with `dlrs-provision cluster` (the Kubernetes phase), or choose "
+                "other workers",
+            )
+        ps_cpus, ps_memory_mb = _ps_size(placement, found, ps_cpus, ps_memory_mb, warnings)
+    all_shapes = shapes(
+        inv,
+        everyone,
+        fdir,
+        ps_on,
+        ps_cpus,
+        ps_memory_mb,
+        spare_cpus,
+        need_memory=worker_memory_mb is None and rooms is None,
+    )
+    by_host = {s.host: s for s in all_shapes}
+    for s in all_shapes:
+        if s.host in found:
+            _fit(s, found[s.host], ps_on.get(s.host, 0), ps_cpus, ps_memory_mb)
+    node_shapes = [by_host[h] for h in placement.workers]
+    for s in all_shapes:
+        warnings += [f"{s.host}: {w}" for w in s.tuning.warnings]
+    for s in node_shapes:
+        if s.tf_cpus < 1 or (rooms is not None and (s.tf_memory_mb or 0) < 1024):
+            where = s.room.describe() if s.room is not None else (
+                f"{s.logical_cpus} logical CPUs, {s.reserved_cpus} reserved for IO, "
+                f"{s.ps_cpus} for PS, {spare_cpus} spare"
+            )  # fmt: skip
+            raise UsageError(
+                f"{s.host} has no room left for a worker (at least 1 whole CPU and 1024Mi): "
+                + where,
+                "choose other workers, free the node, or run the PS elsewhere (ps_hosts)",
+            )
+    smallest = min(node_shapes, key=lambda s: (s.tf_cpus, s.tf_memory_mb or 0))
+    cpus = smallest.tf_cpus
+    if worker_memory_mb is not None:
+        memory = worker_memory_mb
+    else:
+        memory = min(s.tf_memory_mb or 0 for s in node_shapes)
+        if memory < 1024:
+            raise UsageError(
+                f"{smallest.host} has too little memory for a worker ({smallest.memory_mb} MB)",
+                "give worker_memory_mb, or choose other workers",
+            )
+    bigger = [s for s in node_shapes if s.tf_cpus > cpus]
+    if bigger:
+        warnings.append(
+            f"workers differ in size: every worker pod gets {cpus} CPUs, sized for "
+            f"{smallest.host}; "
+            + ", ".join(f"{s.host} could give {s.tf_cpus}" for s in bigger)
+            + "; each pod's launcher takes its node's thread counts from nodes.json"
+        )
+    return all_shapes, node_shapes, smallest, cpus, memory, ps_cpus, ps_memory_mb
+
+
+def build(*args: Any, **kwargs: Any) -> Manifests:
+    """The TFJob and its ConfigMap (see _build for the arguments).
+
+    When the fallback layout (the PS beside a worker) does not fit the node they would share,
+    the PS gets that node to itself and the job one worker fewer, and the placement says why.
+    """
+    try:
+        return _build(*args, **kwargs)
+    except UsageError as exc:
+        if not getattr(exc, "shared_fallback", False):
+            raise
+        return _build(*args, **kwargs, _own_nodes_because=exc.message)
+
+
+def _build(
     inv: Inventory,
     facts_dir: Path | None = None,
     workers: list[str] | None = None,
@@ -441,13 +727,17 @@ def build(
     spare_cpus: int = 0,
     port: int = DEFAULT_PORT,
     python: str = "python3",
+    rooms: dict[str, kube_state.Room] | None = None,
+    _own_nodes_because: str | None = None,
 ) -> Manifests:
     """The TFJob and its ConfigMap for the inventory's workers (or `workers`), `ps` PS replicas.
 
     benchmark: "tf_cnn_benchmarks" (git_url at git_ref, a branch or tag, cloned by an init
     container running git_image) or "synthetic"; None: the variant's default. spare_cpus: whole
-    CPUs left free on each worker node besides the reserved ones (for DaemonSets that request
-    CPU). worker_memory_mb: the workers' memory instead of the facts-based size.
+    CPUs left free on each worker node besides the reserved ones. worker_memory_mb: the
+    workers' memory instead of the facts-based size. rooms: what each node of the cluster can
+    still give (kube_state.rooms of `kubectl get nodes/pods -o json`); without it, pods are
+    sized from the facts alone and DaemonSets' requests are not counted.
     """
     _check_name(name)
     if batch_size < 1 or num_batches < 1 or num_warmup_batches < 0:
@@ -458,13 +748,15 @@ def build(
     worker_hosts = _hosts(inv, list(workers) if workers else inv.workers or inv.masters, "workers")
     if not worker_hosts:
         raise UsageError("no workers to run the benchmark on", "add hosts to `workers`")
+    # one image per replica type: the workers must agree on the build and its image
     variants = {h: inv.setting(h, "dlrs_variant") for h in worker_hosts}
     images = {h: inv.image(h) for h in worker_hosts}
     for what, seen in (("dlrs_variant", variants), ("image", images)):
         if len(set(seen.values())) > 1:
             detail = ", ".join(f"{h}: {v}" for h, v in seen.items())
             raise UsageError(
-                f"the workers differ in {what} ({detail}); a TFJob has one Worker template",
+                f"the workers differ in {what} ({detail}); a TFJob's replicas of one type run "
+                "one container image",
                 f"set {what} alike for these hosts, or choose workers that agree",
             )
     variant, image = variants[worker_hosts[0]], images[worker_hosts[0]]
@@ -481,72 +773,49 @@ def build(
         ps = 0
     elif ps < 1:
         raise UsageError("tf_cnn_benchmarks with parameter_server needs ps >= 1")
-    ps_list = _hosts(inv, list(ps_hosts) if ps_hosts else inv.masters, "ps_hosts") if ps else []
-    ps_on = {h: ps for h in ps_list if h in worker_hosts}
+    chosen_ps = _hosts(inv, list(ps_hosts), "ps_hosts") if ps and ps_hosts else None
+    placement = place(inv, worker_hosts, ps, chosen_ps, ps_cpus, _own_nodes_because)
+    try:
+        sized = _size(
+            inv, placement, fdir, rooms, ps_cpus, ps_memory_mb, spare_cpus, worker_memory_mb,
+            warnings,
+        )  # fmt: skip
+    except UsageError as exc:
+        if placement.layout == "shared" and len(worker_hosts) >= ps + 1:
+            exc.shared_fallback = True  # type: ignore[attr-defined]
+        raise
+    all_shapes, node_shapes, smallest, cpus, memory, ps_cpus, ps_memory_mb = sized
 
-    node_shapes = shapes(
-        inv,
-        worker_hosts,
-        fdir,
-        ps_on,
-        ps_cpus,
-        ps_memory_mb,
-        spare_cpus,
-        need_memory=worker_memory_mb is None,
-    )
-    for s in node_shapes:
-        warnings += [f"{s.host}: {w}" for w in s.tuning.warnings]
-        if s.tf_cpus < 1:
-            raise UsageError(
-                f"{s.host} has no CPU left for a worker: {s.logical_cpus} logical CPUs, "
-                f"{s.reserved_cpus} reserved for IO, {s.ps_cpus} for PS, {spare_cpus} spare",
-                "choose other workers or PS hosts, or fewer PS replicas",
-            )
-    overrides = _same(
-        node_shapes,
-        "tuning overrides",
-        lambda s: overrides_of(inv, s.host)[0],
-    )
-    _same(node_shapes, "data_format", lambda s: s.tuning.data_format)
-    smallest = min(node_shapes, key=lambda s: (s.tf_cpus, s.tf_memory_mb or 0))
-    cpus = smallest.tf_cpus
-    if worker_memory_mb is not None:
-        memory = worker_memory_mb
-    else:
-        memory = min(s.tf_memory_mb or 0 for s in node_shapes)
-        if memory < 1024:
-            raise UsageError(
-                f"{smallest.host} has too little memory for a worker ({smallest.memory_mb} MB)",
-                "give worker_memory_mb, or choose other workers",
-            )
-    bigger = [s for s in node_shapes if s.tf_cpus > cpus]
-    if bigger:
+    overridden = [s.host for s in all_shapes if _thread_overrides(inv, s.host)]
+    if overridden:
         warnings.append(
-            f"workers differ in size: every worker pod gets {cpus} CPUs, sized for "
-            f"{smallest.host}; "
-            + ", ".join(f"{s.host} could give {s.tf_cpus}" for s in bigger)
-            + "; each pod's launcher sets the thread counts for the CPUs it gets"
+            "thread counts come from inventory overrides on "
+            f"{', '.join(overridden)}: used as given in the pods there"
         )
-    thread_overrides = {"dlrs_num_inter_threads", "dlrs_num_intra_threads"} & set(overrides)
-    derive = not thread_overrides
-    if thread_overrides:
-        warnings.append(
-            "thread counts come from inventory overrides "
-            f"({', '.join(sorted(thread_overrides))}): used as given in every pod"
-        )
+    node_table: dict[str, dict[str, Any]] = {}
+    for s in all_shapes:
+        key = s.room.name if s.room is not None else node_name(inv, s.host)
+        entry: dict[str, Any] = {"host": s.host}
+        if s.host in placement.workers:
+            entry["worker"] = node_entry(inv, s, cpus, warnings)
+        if s.host in placement.ps:
+            entry["ps"] = node_entry(inv, s, ps_cpus, warnings)
+        node_table[key] = entry
 
     t = smallest.tuning
     update = COLLECTIVE if benchmark == "synthetic" else "parameter_server"
     args = benchmark_args(t, model, batch_size, num_batches, num_warmup_batches, update)
+    first = node_table[next(k for k, v in node_table.items() if v["host"] == smallest.host)]
+    for flag, key in (("--num_inter_threads", "num_inter_threads"),
+                      ("--num_intra_threads", "num_intra_threads")):  # fmt: skip
+        args = launcher.set_flag(args, flag, first["worker"][key])
     configmap_name = f"{name}-dlrs"
     labels = {
         "app.kubernetes.io/name": "dlrs-benchmark",
         "app.kubernetes.io/instance": name,
         "app.kubernetes.io/managed-by": "dlrs-provision",
     }
-    launch = [python, f"{MOUNT}/launcher.py"]
-    if derive:
-        launch.append("--derive-threads")
+    launch = [python, f"{MOUNT}/launcher.py", f"--nodes={MOUNT}/{NODES_FILE}", "--derive-threads"]
     launch += [f"--variant={variant}", "--"]
     init = None
     working_dir = None
@@ -564,7 +833,7 @@ def build(
         }
     else:
         command = [*launch, python, f"{MOUNT}/synthetic.py"]
-    env = {"PYTHONUNBUFFERED": "1", **t.env}
+    env = {"PYTHONUNBUFFERED": "1", **first["worker"]["env"]}
     common = {
         "image": image,
         "command": command,
@@ -590,11 +859,12 @@ def build(
     replica_specs: dict[str, Any] = {}
     if ps:
         replica_specs["PS"] = replica(
-            "ps", ps, cpus=ps_cpus, memory_mb=ps_memory_mb, hosts=ps_list,
-            anti_affinity=None, node_selector=None,
+            "ps", ps, cpus=ps_cpus, memory_mb=ps_memory_mb, hosts=placement.ps,
+            anti_affinity={JOB_NAME_LABEL: name, REPLICA_TYPE_LABEL: "ps"} if ps > 1 else None,
+            node_selector=None,
         )  # fmt: skip
     replica_specs["Worker"] = replica(
-        "worker", len(worker_hosts), cpus=cpus, memory_mb=memory, hosts=worker_hosts,
+        "worker", len(placement.workers), cpus=cpus, memory_mb=memory, hosts=placement.workers,
         anti_affinity={JOB_NAME_LABEL: name, REPLICA_TYPE_LABEL: "worker"},
         node_selector={VARIANT_LABEL: variant},
     )  # fmt: skip
@@ -607,8 +877,9 @@ def build(
             "labels": dict(labels),
             "annotations": {
                 LABEL_PREFIX + "benchmark": benchmark,
+                LABEL_PREFIX + "placement": json.dumps(placement.lines),
                 LABEL_PREFIX + "tuning": json.dumps(
-                    {s.host: s.to_dict() for s in node_shapes}, sort_keys=True
+                    {s.host: s.to_dict() for s in all_shapes}, sort_keys=True
                 ),
             },
         },
@@ -618,11 +889,15 @@ def build(
             "tfReplicaSpecs": replica_specs,
         },
     }
+    configmap = launcher_configmap(configmap_name, namespace, labels)
+    configmap["data"][NODES_FILE] = json.dumps(node_table, indent=2, sort_keys=True) + "\n"
     return Manifests(
         tfjob=tfjob,
-        configmap=launcher_configmap(configmap_name, namespace, labels),
+        configmap=configmap,
         shapes=node_shapes,
         warnings=warnings,
+        placement=placement.lines,
+        nodes=node_table,
     )
 
 

@@ -10,14 +10,22 @@ tf_cnn_benchmarks never reads TF_CONFIG: it takes --job_name, --ps_hosts, --work
 This launcher turns it into those flags, appends them to the benchmark command given after `--`
 and replaces itself with that command (exec), so the benchmark's exit code is the pod's:
 
-    python3 launcher.py [--derive-threads --variant mkl] -- python3 tf_cnn_benchmarks.py ...
+    python3 launcher.py [--nodes nodes.json] [--derive-threads --variant mkl] -- python3 ...
 
-With --derive-threads it also sets --num_inter_threads, --num_intra_threads (and
-OMP_NUM_THREADS for OpenMP builds) from the CPUs the pod was really given. One Worker template
-serves every worker, so it cannot carry per-node numbers; inside the pod the launcher reads its
-cpuset (cgroup cpuset.cpus.effective, else the scheduler affinity), maps each CPU to its core and
-socket from /sys/devices/system/cpu and asks the project's tuning calculator, which is shipped
-beside this file in the same ConfigMap (dlrs_provision/tuning.py and catalog.py), so the rules
+With --nodes it reads the node table that the TFJob's ConfigMap carries (nodes.json: node name
+-> {"host", "worker": {...}, "ps": {...}}, each with num_inter_threads, num_intra_threads,
+data_format, env, cpus, derive) and takes the entry of its own node (DLRS_NODE_NAME, set from
+spec.nodeName through the downward API) for its task type: thread and data-format flags,
+--kmp_blocktime/--kmp_affinity when the command has them, and the OpenMP environment. So each
+node's per-host values (inventory overrides included) reach its pod, though one template
+serves every worker. A pod whose node is missing from the table stops with an error.
+
+With --derive-threads (and an entry whose "derive" is true: no thread override for that host)
+it then sets --num_inter_threads, --num_intra_threads (and OMP_NUM_THREADS for OpenMP builds)
+from the CPUs the pod was really given: the launcher reads its cpuset (cgroup
+cpuset.cpus.effective, else the scheduler affinity), maps each CPU to its core and socket
+from /sys/devices/system/cpu and asks the project's tuning calculator, which is shipped beside
+this file in the same ConfigMap (dlrs_provision/tuning.py and catalog.py), so the rules
 live in one place. The calculator runs in single-node mode on the pod's CPUs: the kubelet
 (static CPU manager, reservedSystemCPUs) already keeps the cores reserved for IO away from the
 pod, so the pod's cpuset is exactly the set of cores the multi-node rule leaves to TensorFlow.
@@ -39,6 +47,7 @@ TASK_TYPES = ("ps", "worker")
 CLUSTER_FLAGS = ("--job_name", "--ps_hosts", "--worker_hosts", "--task_index")
 THREAD_FLAGS = ("--num_inter_threads", "--num_intra_threads")
 CPU_LIMIT_ENV = "DLRS_CPU_LIMIT"
+NODE_NAME_ENV = "DLRS_NODE_NAME"
 PREFIX = "launcher: "
 
 
@@ -262,11 +271,69 @@ def set_flag(args: list, flag: str, value: object) -> list:
     return out
 
 
+# --------------------------------------------------------------------------- node table
+
+
+def node_values(path: str, environ: dict, task_type: str) -> tuple:
+    """(entry, note): this pod's numbers from the node table, for its node and task type."""
+    node = environ.get(NODE_NAME_ENV, "").strip()
+    if not node:
+        raise LaunchError(
+            f"{NODE_NAME_ENV} is not set: the pod template sets it from spec.nodeName "
+            "(downward API); render the TFJob with dlrs-provision"
+        )
+    try:
+        with open(path) as fh:
+            table = json.load(fh)
+    except OSError as exc:
+        raise LaunchError(f"cannot read the node table {path}: {exc}") from None
+    except ValueError as exc:
+        raise LaunchError(f"the node table {path} is not JSON: {exc}") from None
+    if not isinstance(table, dict):
+        raise LaunchError(f"the node table {path} must be a JSON object of nodes")
+    if node not in table:
+        raise LaunchError(
+            f"node {node} has no entry in {path} (it has: {', '.join(sorted(table)) or 'none'}): "
+            "the pod landed on a node the TFJob was not rendered for; render it again for "
+            "this cluster"
+        )
+    entry = (table[node] or {}).get(task_type)
+    if not isinstance(entry, dict):
+        raise LaunchError(
+            f"node {node} ({table[node].get('host', '?')}) has no {task_type} entry in {path}: "
+            f"the TFJob placed no {task_type} there; render it again for this cluster"
+        )
+    note = (
+        f"node {node} (host {table[node].get('host', '?')}), {task_type}: "
+        f"--num_inter_threads={entry.get('num_inter_threads')} "
+        f"--num_intra_threads={entry.get('num_intra_threads')} "
+        f"--data_format={entry.get('data_format')} from {path}"
+    )
+    return entry, note
+
+
+def apply_entry(command: list, env: dict, entry: dict) -> list:
+    """Set the entry's flags in the command (only --kmp_* flags it already has) and env."""
+    for flag in ("--num_inter_threads", "--num_intra_threads", "--data_format"):
+        if entry.get(flag[2:]) is not None:
+            command = set_flag(command, flag, entry[flag[2:]])
+    values = dict(entry.get("env") or {})
+    names = {_flag_name(a) for a in command}
+    for flag, key in (("--kmp_blocktime", "KMP_BLOCKTIME"), ("--kmp_affinity", "KMP_AFFINITY")):
+        if key in values and flag in names:
+            command = set_flag(command, flag, values[key])
+    env.update({str(k): str(v) for k, v in values.items()})
+    return command
+
+
 # --------------------------------------------------------------------------- main
 
 
 def _usage() -> str:
-    return "usage: launcher.py [--derive-threads] [--variant NAME] [--dry-run] -- COMMAND [ARG...]"
+    return (
+        "usage: launcher.py [--nodes FILE] [--derive-threads] [--variant NAME] [--dry-run] "
+        "-- COMMAND [ARG...]"
+    )
 
 
 def build_command(argv: list, environ: dict, cgroup_root: str, sys_root: str) -> tuple:
@@ -275,7 +342,7 @@ def build_command(argv: list, environ: dict, cgroup_root: str, sys_root: str) ->
         raise LaunchError("no benchmark command: give it after `--`\n" + _usage())
     split = argv.index("--")
     options, command = argv[:split], argv[split + 1 :]
-    derive, variant, dry_run = False, "mkl", False
+    derive, variant, dry_run, nodes = False, "mkl", False, None
     i = 0
     while i < len(options):
         opt = options[i]
@@ -288,6 +355,11 @@ def build_command(argv: list, environ: dict, cgroup_root: str, sys_root: str) ->
             i += 1
         elif opt.startswith("--variant="):
             variant = opt.split("=", 1)[1]
+        elif opt == "--nodes" and i + 1 < len(options):
+            nodes = options[i + 1]
+            i += 1
+        elif opt.startswith("--nodes="):
+            nodes = opt.split("=", 1)[1]
         else:
             raise LaunchError(f"unknown launcher option {opt!r}\n{_usage()}")
         i += 1
@@ -303,6 +375,11 @@ def build_command(argv: list, environ: dict, cgroup_root: str, sys_root: str) ->
         f"task {spec['job_name']} {spec['task_index']} of a cluster of "
         f"{len(spec['worker_hosts'])} worker(s) and {len(spec['ps_hosts'])} ps"
     ]
+    if nodes is not None:
+        entry, note = node_values(nodes, environ, spec["job_name"])
+        command = apply_entry(command, env, entry)
+        notes.append(note)
+        derive = derive and bool(entry.get("derive", True))
     if derive:
         values, message = derive_threads(variant, environ, cgroup_root, sys_root)
         notes.append(message)

@@ -27,7 +27,7 @@ from typing import Any
 
 from dlrs_provision import paths, registry, runner
 from dlrs_provision.benchmark import flags, results
-from dlrs_provision.errors import UsageError
+from dlrs_provision.errors import DlrsError, UsageError
 from dlrs_provision.facts import cached_facts_file
 from dlrs_provision.inventory import Inventory
 
@@ -187,8 +187,15 @@ def _extravars(request: Request, results_dir: Path, manifest: Path | None) -> di
     return extra
 
 
-def render_manifests(request: Request, inv: Inventory, hosts: list[str], out: Path) -> list[str]:
-    """Multi mode: the TFJob and its ConfigMap (tfjob.build) written to `out`; the warnings."""
+def render_manifests(
+    request: Request,
+    inv: Inventory,
+    hosts: list[str],
+    out: Path,
+    rooms: dict[str, Any] | None = None,
+) -> list[str]:
+    """Multi mode: the TFJob and its ConfigMap (tfjob.build) written to `out`, sized to the
+    cluster's free room when `rooms` is given; the placement lines, then the warnings."""
     from dlrs_provision import tfjob
 
     workers = [h for h in hosts if h in inv.workers] if request.limit else None
@@ -206,6 +213,7 @@ def render_manifests(request: Request, inv: Inventory, hosts: list[str], out: Pa
         batch_size=request.batch_size,
         model=request.model,
         num_batches=request.num_batches,
+        rooms=rooms,
         **options,
     )
     if request.image:
@@ -213,7 +221,44 @@ def render_manifests(request: Request, inv: Inventory, hosts: list[str], out: Pa
             for container in spec["template"]["spec"]["containers"]:
                 container["image"] = request.image
     out.write_text(manifests.to_yaml(), encoding="utf-8")
-    return list(manifests.warnings)
+    return [f"placement: {line}" for line in manifests.placement] + [
+        f"warning: {w}" for w in manifests.warnings
+    ]
+
+
+def survey(
+    request: Request, inv: Inventory, staging: Path, emit: Callable[[runner.Progress], None]
+) -> dict[str, Any]:
+    """What each node can still give: the role's survey mode brings back `kubectl get nodes`
+    and `kubectl get pods -A` from the first master; kube_state does the arithmetic."""
+    from dlrs_provision import kube_state
+
+    folder = staging / "survey"
+    folder.mkdir()
+    result = runner.run_playbook(
+        runner.RunOptions(
+            inventory=inv.path,
+            playbook=paths.playbook("benchmark.yml"),
+            trust_new_host_keys=request.trust_new_host_keys,
+            limit=inv.masters[0] if inv.masters else request.limit,
+            extravars={"benchmark_mode": "survey", "benchmark_results_dir": str(folder)},
+        ),
+        emit,
+    )
+    nodes, pods = folder / "cluster-nodes.json", folder / "cluster-pods.json"
+    if not result.ok or not nodes.is_file() or not pods.is_file():
+        why = "; ".join(
+            f"{h}: {s.failure.message or s.failure.task}"
+            for h, s in result.hosts.items()
+            if s.failure is not None
+        ) or " ".join(result.output_tail(4))
+        raise DlrsError(
+            "cannot size the TFJob: reading the cluster's nodes and pods on the first master "
+            f"failed ({why}); nothing was submitted",
+            f"check the cluster with `dlrs-provision cluster {inv.path}`; artifacts in "
+            f"{result.artifact_dir}",
+        )
+    return kube_state.rooms(nodes.read_text(encoding="utf-8"), pods.read_text(encoding="utf-8"))
 
 
 def execute(
@@ -233,12 +278,13 @@ def execute(
     if request.mode == "multi":
         manifest = staging / "tfjob.yaml"
         try:
-            warnings = render_manifests(request, inv, hosts, manifest)
+            rooms = survey(request, inv, staging, emit)
+            warnings = render_manifests(request, inv, hosts, manifest, rooms)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         for w in warnings:
-            say(f"warning: {w}")
+            say(w)
     try:
         result = runner.run_playbook(
             runner.RunOptions(

@@ -6,9 +6,13 @@ figure (10 + inter + intra threads), which is what lets this test see that each 
 own calculator values. The report must say that the figures are a stand-in's. (The real
 TensorFlow run is tests/tf/test_benchmark_command_tf.py.)
 
-Multi mode submits the TFJob to the stand-in cluster: the API stand-in checks it against the
-v1.9.0 CRD's schema and stores it; no operator runs pods there, so the job must time out with
-the message that says so.
+Multi mode surveys the stand-in cluster (nodes, pods), sizes the TFJob to what each node has
+free and submits it: the API stand-in checks it against the v1.9.0 CRD's schema and stores it;
+the stand-in training operator and scheduler create and bind its pods (placement by the
+dlrs.intel.com/node label the Kubernetes phase sets), and the stand-in kubelets start no
+containers, so the job must time out saying where each replica was bound and that its
+containers never started. The sandbox's nodes have 2 cores: a PS and a worker cannot share one,
+so the PS gets node2 to itself and the one worker node3 (the placement says so).
 """
 
 from __future__ import annotations
@@ -83,19 +87,38 @@ def test_multi_mode_submits_a_schema_valid_tfjob_whose_pods_are_placed_but_never
         proc = bench(sandbox, cluster, "--mode", "multi", "--timeout", "20")
         out = proc.stdout + proc.stderr
         assert proc.returncode == 1, out[-3000:]
+        workers = cluster_workers(sandbox)
+        ps_node, worker_nodes = workers[0], workers[1:]
+        assert f"placement: ps-0 -> {ps_node} (own node: a PS and a worker do not both fit" in out
+        assert f"placement: worker-0 -> {', '.join(worker_nodes)}, one each" in out
         assert "did not finish within 20 s" in out, out[-3000:]
+        placed = ", ".join(
+            [f"ps-0 on {ps_node}"] + [f"worker-{i} on {n}" for i, n in enumerate(worker_nodes)]
+        )
+        assert f"all replicas bound: {placed}; containers not started after" in out, out[-3000:]
         job = json.loads(on("node1", f"{KUBECTL} get tfjob {JOB} -o json"))
         # the stand-in API server stored it only after checking it against the CRD's schema
         assert job["kind"] == "TFJob" and set(job["spec"]["tfReplicaSpecs"]) == {"PS", "Worker"}
-        workers = job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"]
-        assert workers == len(cluster_workers(sandbox))
+        specs = job["spec"]["tfReplicaSpecs"]
+        assert specs["Worker"]["replicas"] == len(worker_nodes)
+        for kind, hosts in (("PS", [ps_node]), ("Worker", worker_nodes)):
+            pod = specs[kind]["template"]["spec"]
+            term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            assert term["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == hosts
+            assert "tolerations" not in pod  # the master runs no workload
+            res = pod["containers"][0]["resources"]
+            assert res["requests"] == res["limits"] and res["limits"]["cpu"].isdigit()
+        nodes = json.loads(on("node1", f"{KUBECTL} get nodes -o json"))["items"]
+        labels = {n["metadata"]["name"]: n["metadata"]["labels"] for n in nodes}
+        for name in NODES:
+            assert labels[name]["dlrs.intel.com/node"] == name
         # the training operator stand-in made every replica's pod; each is bound (and runs no
         # container) or Pending with the scheduler's reason
         pods = json.loads(
             on("node1", f"{KUBECTL} get pods -l training.kubeflow.org/job-name={JOB} -o json")
         )["items"]
         names = sorted(p["metadata"]["name"] for p in pods)
-        assert names == [f"{JOB}-ps-0"] + [f"{JOB}-worker-{i}" for i in range(workers)]
+        assert names == [f"{JOB}-ps-0"] + [f"{JOB}-worker-{i}" for i in range(len(worker_nodes))]
         for p in pods:
             if p["spec"].get("nodeName"):
                 assert "stand-in.dlrs-provision.io/no-containers" in p["metadata"]["annotations"]
@@ -106,6 +129,7 @@ def test_multi_mode_submits_a_schema_valid_tfjob_whose_pods_are_placed_but_never
         record = json.loads(next(cluster.state.glob("runs/*-benchmark/benchmark/multi.json"))
                             .read_text())  # fmt: skip
         assert record["outcome"] == "timeout"
+        assert sorted(r.split(" (")[0] for r in record["replicas"]) == sorted(placed.split(", "))
     finally:
         on("node1", f"{KUBECTL} delete tfjob {JOB} --ignore-not-found", check=False)
 

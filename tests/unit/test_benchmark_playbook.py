@@ -56,6 +56,14 @@ if words[0] == "apply":
     reply = scenario["apply"]
 elif words[:2] == ["get", "tfjob"]:
     reply = {"rc": 0, "stdout": json.dumps(scenario["tfjob"]), "stderr": ""}
+elif words[:2] == ["get", "nodes"]:
+    node = {"metadata": {"name": "localhost"},
+            "status": {"allocatable": {"cpu": "72", "memory": "190Gi", "pods": "110"}}}
+    items = scenario.get("nodes", [node])
+    reply = {"rc": 0, "stdout": json.dumps({"kind": "List", "items": items}), "stderr": ""}
+elif words[:2] == ["get", "pods"] and "--all-namespaces" in args:
+    items = scenario.get("cluster_pods", [])
+    reply = {"rc": 0, "stdout": json.dumps({"kind": "List", "items": items}), "stderr": ""}
 elif words[:2] == ["get", "pods"]:
     items = scenario["pods"]
     reply = {"rc": 0, "stdout": json.dumps({"kind": "List", "items": items}), "stderr": ""}
@@ -195,8 +203,9 @@ def test_multi_mode_without_the_tfjob_kind_names_the_kubeflow_phase(world, capsy
     )
     assert rc == 1
     assert "the training operator is not installed; the Kubeflow phase installs" in text
-    calls = [words(c)[0] for c in world.calls("kubectl")]
-    assert calls == ["delete", "apply"]  # no waiting for a job that was never submitted
+    calls = [words(c)[:2] for c in world.calls("kubectl")]
+    # the survey (nodes, every pod), then no waiting for a job that was never submitted
+    assert calls == [["get", "nodes"], ["get", "pods"], ["delete", "tfjob"], ["apply"]]
 
 
 def test_multi_mode_timeout_without_pods_says_the_operator_is_not_running(world, capsys):
@@ -253,3 +262,73 @@ def test_multi_mode_failure_gives_each_pods_last_log_lines(world, capsys):
     assert "ResourceExhaustedError: OOM when allocating" in text and "step 29" in text
     logs_calls = [c for c in world.calls("kubectl") if words(c)[0] == "logs"]
     assert logs_calls and "--tail=40" in logs_calls[0]
+
+
+def test_multi_mode_sizes_from_the_survey_and_stops_on_an_unschedulable_pod(world, capsys):
+    """Issue #11, break 2: pods sized to allocatable less the DaemonSets' requests, and a pod
+    the scheduler cannot place is reported with the scheduler's message, not as a timeout."""
+    inv = yaml.safe_load(world.path.read_text())
+    inv["all"]["children"]["masters"]["hosts"]["localhost"]["benchmark_pending_timeout"] = 2
+    world.path.write_text(yaml.safe_dump(inv))
+    node = {
+        "metadata": {"name": "localhost", "labels": {"dlrs.intel.com/node": "localhost"}},
+        "status": {"allocatable": {"cpu": "8", "memory": "30Gi", "pods": "110"}},
+    }
+    flannel = {
+        "metadata": {"name": "kube-flannel-ds-x", "namespace": "kube-flannel"},
+        "spec": {
+            "nodeName": "localhost",
+            "containers": [
+                {
+                    "name": "kube-flannel",
+                    "resources": {"requests": {"cpu": "100m", "memory": "50Mi"}},
+                }
+            ],
+        },
+        "status": {"phase": "Running"},
+    }
+    message = "0/1 nodes are available: 1 Insufficient memory."
+    pending = {
+        "metadata": {
+            "name": "dlrs-resnet50-worker-0",
+            "labels": {
+                "training.kubeflow.org/replica-type": "worker",
+                "training.kubeflow.org/replica-index": "0",
+            },
+        },
+        "spec": {},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                 "message": message}
+            ],
+        },
+    }  # fmt: skip
+    job = {**TFJOB, "status": {"conditions": [{"type": "Created", "status": "True"}]}}
+    world.scenario(
+        {
+            "apply": {"rc": 0, "stdout": "tfjob created", "stderr": ""},
+            "nodes": [node],
+            "cluster_pods": [flannel],
+            "tfjob": job,
+            "pods": [pending],
+            "logs": {"dlrs-resnet50-worker-0": ""},
+        }
+    )
+    rc = cli.main(["benchmark", str(world.path), "--mode", "multi", "--timeout", "60"])
+    out, err = capsys.readouterr()
+    text = out + err
+    assert rc == 1
+    assert "placement: ps-0 -> localhost" in text
+    # 8 CPUs less flannel's 100m: 7 whole; the PS beside the worker takes 2
+    docs = list(yaml.safe_load_all((world.node / "tfjob.yaml").read_text()))
+    worker = docs[1]["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
+    assert worker["resources"]["limits"]["cpu"] == "5"
+    assert "TFJob default/dlrs-resnet50 cannot be scheduled: worker-0" in text
+    assert (
+        "PodScheduled=False Unschedulable: 0/1 nodes are available: 1 Insufficient memory" in text
+    )
+    assert "did not finish within" not in text
+    polls = [c for c in world.calls("kubectl") if words(c)[:2] == ["get", "tfjob"]]
+    assert len(polls) <= 4  # stopped after the pending time, long before the 60 s timeout

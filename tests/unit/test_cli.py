@@ -178,9 +178,11 @@ def test_render_tfjob_from_cached_facts_validates_against_the_crd(tmp_path):
         "--facts-dir",
         str(tmp_path),
         "--workers",
-        "xeon-w01,xeon-w02",
+        "xeon-w01,xeon-w02,xeon-w03",
     )
     assert proc.returncode == 0, proc.stderr
+    assert "placement: ps-0 -> xeon-w01 (own node, seed layout" in proc.stderr
+    assert "warning: sized from the facts alone" in proc.stderr
     docs = list(yaml.safe_load_all(proc.stdout))
     job = next(d for d in docs if d["kind"] == "TFJob")
     crd = yaml.safe_load((REPO / "tests/data/kubeflow/kubeflow.org_tfjobs.v1.9.0.yaml").read_text())

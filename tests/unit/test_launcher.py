@@ -410,3 +410,87 @@ def test_facts_for_helper_matches_the_lscpu_layout():
         {"preflight_cpu_topology": tuning.parse_lscpu(lscpu_text(2, 18, 2))}, mode="multi"
     )
     assert from_counts.num_intra_threads == from_map.num_intra_threads == 32
+
+
+# --------------------------------------------------------------------------- node table
+
+
+NODES = {
+    "xeon-w01": {
+        "host": "xeon-w01",
+        "ps": {"num_inter_threads": 1, "num_intra_threads": 1, "data_format": "NCHW",
+               "env": {"OMP_NUM_THREADS": "1"}, "cpus": 2, "derive": True},
+    },
+    "xeon-w02": {
+        "host": "xeon-w02",
+        "worker": {"num_inter_threads": 2, "num_intra_threads": 30, "data_format": "NCHW",
+                   "env": {"OMP_NUM_THREADS": "30", "KMP_BLOCKTIME": "0",
+                           "KMP_AFFINITY": "granularity=fine,compact,1,0"},
+                   "cpus": 64, "derive": False},
+    },
+    "xeon-w03": {
+        "host": "xeon-w03",
+        "worker": {"num_inter_threads": 2, "num_intra_threads": 32, "data_format": "NHWC",
+                   "env": {"OMP_NUM_THREADS": "32"}, "cpus": 64, "derive": True},
+    },
+}  # fmt: skip
+MKL_BENCH = [*BENCH, "--data_format=NCHW", "--kmp_blocktime=1", "--num_inter_threads=1"]
+
+
+def node_table(tmp_path: Path) -> str:
+    path = tmp_path / "nodes.json"
+    path.write_text(json.dumps(NODES))
+    return str(path)
+
+
+def test_the_launcher_takes_its_nodes_entry_overrides_included(tmp_path, capsys):
+    environ = {"TF_CONFIG": tf_config(), "DLRS_NODE_NAME": "xeon-w02"}
+    rc, calls = run_main(
+        [f"--nodes={node_table(tmp_path)}", "--derive-threads", "--", *MKL_BENCH], environ
+    )
+    assert rc == 0
+    ((_, args, env),) = calls
+    assert "--num_intra_threads=30" in args and "--num_inter_threads=2" in args
+    assert "--kmp_blocktime=0" in args and "--data_format=NCHW" in args
+    assert "--kmp_affinity" not in " ".join(args)  # only flags the command already has
+    assert env["OMP_NUM_THREADS"] == "30" and env["KMP_BLOCKTIME"] == "0"
+    out = capsys.readouterr().out
+    assert "node xeon-w02 (host xeon-w02), worker: --num_inter_threads=2" in out
+    # derive is off for a host with thread overrides: the cpuset is not read
+    assert "cpuset" not in out
+
+
+def test_another_node_gets_its_own_entry(tmp_path):
+    environ = {"TF_CONFIG": tf_config(), "DLRS_NODE_NAME": "xeon-w03"}
+    rc, calls = run_main(["--nodes", node_table(tmp_path), "--", *MKL_BENCH], environ)
+    assert rc == 0
+    ((_, args, env),) = calls
+    assert "--num_intra_threads=32" in args and "--data_format=NHWC" in args
+    assert env["OMP_NUM_THREADS"] == "32"
+
+
+def test_the_ps_takes_the_ps_entry(tmp_path):
+    environ = {"TF_CONFIG": tf_config(type="ps", index=0), "DLRS_NODE_NAME": "xeon-w01"}
+    rc, calls = run_main([f"--nodes={node_table(tmp_path)}", "--", *MKL_BENCH], environ)
+    assert rc == 0
+    ((_, args, _),) = calls
+    assert "--num_intra_threads=1" in args and "--job_name=ps" in args
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DLRS_NODE_NAME": "xeon-w09"}, "node xeon-w09 has no entry in"),
+        ({}, "DLRS_NODE_NAME is not set"),
+        ({"DLRS_NODE_NAME": "xeon-w01"}, "has no worker entry"),
+    ],
+)
+def test_a_node_missing_from_the_table_fails_clearly(tmp_path, capsys, environ, message):
+    rc, calls = run_main(
+        [f"--nodes={node_table(tmp_path)}", "--", *BENCH], {"TF_CONFIG": tf_config()} | environ
+    )
+    assert rc == 2 and calls == []
+    err = capsys.readouterr().err
+    assert message in err
+    if "xeon-w09" in message:
+        assert "xeon-w01, xeon-w02, xeon-w03" in err and "render it again" in err

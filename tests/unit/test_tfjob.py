@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import facts_for, lscpu_text
 
-from dlrs_provision import inventory, tfjob, tuning
+from dlrs_provision import inventory, kube_state, tfjob, tuning
 from dlrs_provision.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,9 +140,15 @@ def assert_args_match(spec: dict, t: tuning.Tuning) -> None:
 # --------------------------------------------------------------------------- shapes
 
 
-def test_two_workers_2x18_ht_seed_example(tmp_path, validator):
+def seed(tmp_path: Path, shape: dict, **extra: str):
+    """The seed's cluster: master m01 and three workers w01-w03 of one shape."""
+    hosts = {h: extra.get(h, "") for h in ("w01", "w02", "w03")}
+    return make(tmp_path, hosts, dict.fromkeys(hosts, shape))
+
+
+def test_seed_layout_2x18_ht_example(tmp_path, validator):
     shape = shape_facts(2, 18, 2)
-    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"w01": shape, "w02": shape})
+    inv, fdir = seed(tmp_path, shape)
     m = tfjob.build(inv, fdir, batch_size=32)
     job = m.tfjob
     assert_valid(validator, job)
@@ -158,6 +164,7 @@ def test_two_workers_2x18_ht_seed_example(tmp_path, validator):
     assert args["--kmp_blocktime"] == "1"
     assert args["--kmp_affinity"] == "granularity=fine,compact,1,0"
     assert env_of(worker) | {"DLRS_CPU_LIMIT": None} == {
+        "DLRS_NODE_NAME": None,
         "PYTHONUNBUFFERED": "1",
         "OMP_NUM_THREADS": "32",
         "KMP_AFFINITY": "granularity=fine,compact,1,0",
@@ -184,21 +191,28 @@ def test_two_workers_2x18_ht_seed_example(tmp_path, validator):
     ]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms["nodeSelectorTerms"][0]["matchExpressions"] == [
-        {"key": "dlrs.intel.com/node", "operator": "In", "values": ["w01", "w02"]}
+        {"key": "dlrs.intel.com/node", "operator": "In", "values": ["w02", "w03"]}
     ]
     assert pod["nodeSelector"] == {"dlrs.intel.com/variant": "mkl"}
     assert "tolerations" not in pod
+    (node_env,) = [e for e in pod["containers"][0]["env"] if e["name"] == "DLRS_NODE_NAME"]
+    assert node_env["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
 
+    # the seed's layout: PS on a worker node of its own, the master runs no workload
     ps_pod = ps["template"]["spec"]
     ps_terms = ps_pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    assert ps_terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["m01"]
-    assert ps_pod["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"
+    assert ps_terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["w01"]
+    assert "tolerations" not in ps_pod
+    assert m.placement[0].startswith("ps-0 -> w01 (own node, seed layout")
+    assert m.placement[1].startswith("worker-0..worker-1 -> w02, w03, one each")
+    assert "m01 (master): no replica" in m.placement[2]
 
     # tf_cnn_benchmarks from git, behind the launcher, which derives the threads in the pod
     (container,) = pod["containers"]
     assert container["command"] == [
         "python3",
         "/opt/dlrs/launcher.py",
+        "--nodes=/opt/dlrs/nodes.json",
         "--derive-threads",
         "--variant=mkl",
         "--",
@@ -218,7 +232,7 @@ def test_two_workers_2x18_ht_seed_example(tmp_path, validator):
 
 def test_plain_ansible_facts_reserve_the_hyper_threads_too(tmp_path, validator, gold6140):
     """Without the lscpu map the reserved CPUs are reserved cores x threads per core."""
-    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": gold6140})
+    inv, fdir = seed(tmp_path, gold6140)
     job = tfjob.render(inv, fdir)
     assert_valid(validator, job)
     worker = job["spec"]["tfReplicaSpecs"]["Worker"]
@@ -228,7 +242,7 @@ def test_plain_ansible_facts_reserve_the_hyper_threads_too(tmp_path, validator, 
 
 def test_small_1x4_worker(tmp_path, validator):
     shape = shape_facts(1, 4, 1, memory_mb=16_000)
-    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": shape})
+    inv, fdir = seed(tmp_path, shape)
     job = tfjob.render(inv, fdir)
     assert_valid(validator, job)
     worker = job["spec"]["tfReplicaSpecs"]["Worker"]
@@ -243,12 +257,14 @@ def test_small_1x4_worker(tmp_path, validator):
 def test_mixed_shapes_size_pods_for_the_smallest_and_say_so(tmp_path, validator):
     big, small = shape_facts(2, 18, 2), shape_facts(1, 4, 1, memory_mb=16_000)
     inv, fdir = make(
-        tmp_path, {"w01": "", "w02": "", "w03": ""}, {"w01": big, "w02": small, "w03": big}
+        tmp_path,
+        {"w00": "", "w01": "", "w02": "", "w03": ""},
+        {"w00": big, "w01": big, "w02": small, "w03": big},
     )
     m = tfjob.build(inv, fdir)
     assert_valid(validator, m.tfjob)
     worker = m.tfjob["spec"]["tfReplicaSpecs"]["Worker"]
-    assert worker["replicas"] == 3
+    assert worker["replicas"] == 3  # w00 holds the PS
     assert resources_of(worker)["limits"] == {"cpu": "2", "memory": "13312Mi"}
     assert_args_match(worker, tuning.compute(small, mode="multi", variant="mkl"))
     (note,) = [w for w in m.warnings if "differ in size" in w]
@@ -256,7 +272,9 @@ def test_mixed_shapes_size_pods_for_the_smallest_and_say_so(tmp_path, validator)
     per_host = json.loads(m.tfjob["metadata"]["annotations"]["dlrs.intel.com/tuning"])
     assert per_host["w01"]["num_intra_threads"] == 32
     assert per_host["w02"]["num_intra_threads"] == 2
-    # the per-pod numbers come from the launcher: it is asked to derive them
+    # each node's pod numbers, capped by the 2 CPUs (1 core with its sibling) a pod gets
+    assert m.nodes["w01"]["worker"]["num_intra_threads"] == 1
+    assert m.nodes["w02"]["worker"]["num_intra_threads"] == 2
     assert "--derive-threads" in worker["template"]["spec"]["containers"][0]["command"]
 
 
@@ -265,7 +283,7 @@ def test_mixed_shapes_size_pods_for_the_smallest_and_say_so(tmp_path, validator)
 )
 def test_args_follow_the_calculator_for_every_shape(tmp_path, validator, sockets, cores, threads):
     shape = shape_facts(sockets, cores, threads)
-    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"w01": shape, "w02": shape})
+    inv, fdir = seed(tmp_path, shape)
     job = tfjob.render(inv, fdir)
     assert_valid(validator, job)
     t = tuning.compute(shape, mode="multi", variant="mkl")
@@ -284,7 +302,7 @@ def test_eigen_variant_has_no_openmp(tmp_path, validator):
     args = args_of(worker)
     assert args["--data_format"] == "NHWC"
     assert "--mkl" not in args and "--kmp_blocktime" not in args
-    assert set(env_of(worker)) == {"PYTHONUNBUFFERED", "DLRS_CPU_LIMIT"}
+    assert set(env_of(worker)) == {"PYTHONUNBUFFERED", "DLRS_CPU_LIMIT", "DLRS_NODE_NAME"}
     assert worker["template"]["spec"]["containers"][0]["image"] == (
         "clearlinux/stacks-dlaas-oss:latest"
     )
@@ -356,7 +374,7 @@ def test_ps_on_a_worker_node_is_taken_from_the_worker(tmp_path, validator):
 
 def test_spare_cpus_and_worker_memory_options(tmp_path):
     shape = shape_facts(2, 18, 2)
-    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": shape})
+    inv, fdir = seed(tmp_path, shape)
     job = tfjob.render(inv, fdir, spare_cpus=1, worker_memory_mb=65536)
     worker = job["spec"]["tfReplicaSpecs"]["Worker"]
     assert resources_of(worker)["limits"] == {"cpu": "63", "memory": "65536Mi"}
@@ -364,27 +382,37 @@ def test_spare_cpus_and_worker_memory_options(tmp_path):
 
 def test_inventory_thread_overrides_are_used_as_given(tmp_path, validator):
     shape = shape_facts(2, 18, 2)
-    inv, fdir = make(
-        tmp_path,
-        {"w01": "dlrs_num_intra_threads: 30", "w02": "dlrs_num_intra_threads: 30"},
-        {"w01": shape, "w02": shape},
+    inv, fdir = seed(
+        tmp_path, shape, w02="dlrs_num_intra_threads: 30", w03="dlrs_num_intra_threads: 30"
     )
     m = tfjob.build(inv, fdir)
     assert_valid(validator, m.tfjob)
-    worker = m.tfjob["spec"]["tfReplicaSpecs"]["Worker"]
-    assert args_of(worker)["--num_intra_threads"] == "30"
-    assert env_of(worker)["OMP_NUM_THREADS"] == "30"
-    assert "--derive-threads" not in worker["template"]["spec"]["containers"][0]["command"]
-    assert any("overrides" in w for w in m.warnings)
+    for host in ("w02", "w03"):
+        entry = m.nodes[host]["worker"]
+        assert entry["num_intra_threads"] == 30 and entry["env"]["OMP_NUM_THREADS"] == "30"
+        assert entry["derive"] is False  # the launcher keeps them: no cpuset re-derivation
+    assert any("overrides on w02, w03" in w for w in m.warnings)
 
 
-def test_workers_with_different_overrides_are_refused(tmp_path):
+def test_a_per_host_intra_override_on_one_worker_is_carried_in_nodes_json(tmp_path, validator):
+    """Issue #11, break 4: one worker's own dlrs_num_intra_threads was refused."""
     shape = shape_facts(2, 18, 2)
-    inv, fdir = make(
-        tmp_path, {"w01": "dlrs_num_intra_threads: 30", "w02": ""}, {"w01": shape, "w02": shape}
-    )
-    with pytest.raises(UsageError, match="differ in tuning overrides"):
-        tfjob.render(inv, fdir)
+    inv, fdir = seed(tmp_path, shape, w03="dlrs_num_intra_threads: 30\ndlrs_kmp_blocktime: 0")
+    m = tfjob.build(inv, fdir)
+    assert_valid(validator, m.tfjob)
+    table = json.loads(m.configmap["data"]["nodes.json"])
+    assert table == m.nodes
+    assert set(table) == {"w01", "w02", "w03"}
+    assert table["w03"]["worker"]["num_intra_threads"] == 30
+    assert table["w03"]["worker"]["env"]["KMP_BLOCKTIME"] == "0"
+    assert table["w03"]["worker"]["derive"] is False
+    assert table["w02"]["worker"]["num_intra_threads"] == 32
+    assert table["w02"]["worker"]["derive"] is True
+    assert set(table["w01"]) == {"host", "ps"}  # the PS's node
+    assert table["w01"]["ps"]["cpus"] == 2 and table["w01"]["ps"]["num_intra_threads"] == 1
+    pod = m.tfjob["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "dlrs"]
+    assert {"key": "nodes.json", "path": "nodes.json"} in volume["configMap"]["items"]
 
 
 def test_workers_with_different_variants_are_refused(tmp_path):
@@ -451,7 +479,7 @@ def test_unknown_worker_hosts_are_refused(tmp_path):
 
 def test_a_node_with_nothing_left_for_tensorflow_is_refused(tmp_path):
     inv, fdir = make(tmp_path, {}, {"m01": shape_facts(1, 2, 1)})
-    with pytest.raises(UsageError, match="no CPU left"):
+    with pytest.raises(UsageError, match="m01 has no room left for a worker"):
         tfjob.render(inv, fdir, ps_cpus=2)
 
 
@@ -459,7 +487,7 @@ def test_a_node_with_nothing_left_for_tensorflow_is_refused(tmp_path):
 
 
 def test_schema_check_is_strict_enough_to_catch_a_typo(tmp_path, validator):
-    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": shape_facts(1, 4, 1)})
+    inv, fdir = seed(tmp_path, shape_facts(1, 4, 1))
     job = copy.deepcopy(tfjob.render(inv, fdir))
     job["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["nodeSelectr"] = {}
     assert list(validator.iter_errors(job))
@@ -469,7 +497,7 @@ def test_schema_check_is_strict_enough_to_catch_a_typo(tmp_path, validator):
 
 
 def test_configmap_ships_the_launcher_and_the_calculator(tmp_path):
-    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": shape_facts(1, 4, 1)})
+    inv, fdir = seed(tmp_path, shape_facts(1, 4, 1))
     m = tfjob.build(inv, fdir, name="bench")
     cm = m.configmap
     assert cm["metadata"]["name"] == "bench-dlrs"
@@ -481,14 +509,162 @@ def test_configmap_ships_the_launcher_and_the_calculator(tmp_path):
     assert volume["configMap"]["name"] == "bench-dlrs"
     paths = {i["key"]: i["path"] for i in volume["configMap"]["items"]}
     assert paths["dlrs_provision.tuning.py"] == "dlrs_provision/tuning.py"
-    assert set(paths) == set(cm["data"])
+    assert set(paths) == set(cm["data"]) and "nodes.json" in paths
     assert len(json.dumps(cm)) < 1_000_000  # a ConfigMap holds at most 1 MiB
 
 
 def test_yaml_output_round_trips(tmp_path):
-    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": shape_facts(1, 4, 1)})
+    inv, fdir = seed(tmp_path, shape_facts(1, 4, 1))
     m = tfjob.build(inv, fdir)
     text = m.to_yaml()
     assert list(yaml.safe_load_all(text)) == m.objects()
     assert "launcher.py: |" in text  # the shipped files stay readable
     assert "&id" not in text and "*id" not in text  # no YAML anchors between PS and Worker
+
+
+# --------------------------------------------------------------------------- placement
+
+
+def test_two_workers_fall_back_to_the_ps_beside_a_worker_and_say_why(tmp_path, validator):
+    shape = shape_facts(2, 18, 2)
+    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"w01": shape, "w02": shape})
+    m = tfjob.build(inv, fdir)
+    assert_valid(validator, m.tfjob)
+    specs = m.tfjob["spec"]["tfReplicaSpecs"]
+    assert specs["Worker"]["replicas"] == 2
+    ps_pod = specs["PS"]["template"]["spec"]
+    ps_terms = ps_pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert ps_terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["w01"]
+    assert "tolerations" not in ps_pod  # still not on the master
+    # the PS's 2 CPUs come off w01, and one template sizes both workers for it
+    assert resources_of(specs["Worker"])["limits"]["cpu"] == "62"
+    assert (
+        "shares the node with a worker: 2 node(s) for the job, the seed layout needs 3"
+        in (m.placement[0])
+    )
+    assert json.loads(m.tfjob["metadata"]["annotations"]["dlrs.intel.com/placement"]) == (
+        m.placement
+    )
+
+
+def test_the_ps_goes_where_ps_hosts_say(tmp_path, validator):
+    shape = shape_facts(2, 18, 2)
+    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"m01": shape, "w01": shape, "w02": shape})
+    m = tfjob.build(inv, fdir, ps_hosts=["m01"])
+    assert_valid(validator, m.tfjob)
+    ps_pod = m.tfjob["spec"]["tfReplicaSpecs"]["PS"]["template"]["spec"]
+    assert ps_pod["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"
+    assert m.placement[0] == "ps-0 -> m01 (own node, as ps_hosts asks)"
+    assert resources_of(m.tfjob["spec"]["tfReplicaSpecs"]["Worker"])["limits"]["cpu"] == "64"
+
+
+# --------------------------------------------------------------------------- cluster state
+
+
+def k8s_node(name: str, cpu: str, memory: str) -> dict:
+    return {
+        "metadata": {"name": name, "labels": {"dlrs.intel.com/node": name}},
+        "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": "110"}},
+    }
+
+
+def k8s_pod(name: str, node: str, cpu: str, memory: str) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": "kube-flannel"},
+        "spec": {
+            "nodeName": node,
+            "containers": [
+                {"name": "c", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
+            ],
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+def rooms_of(nodes: list, pods: list) -> dict:
+    return kube_state.rooms({"items": nodes}, {"items": pods})
+
+
+def test_pods_are_sized_to_allocatable_less_daemonset_requests(tmp_path, validator):
+    """Issue #11, break 2: a worker asked for every allocatable CPU; flannel's 100m left it
+    Pending with "Insufficient cpu"."""
+    shape = shape_facts(1, 4, 1, memory_mb=16_000)  # 4 CPUs, 2 kept for IO: 2 from the facts
+    inv, fdir = seed(tmp_path, shape)
+    rooms = rooms_of(
+        [k8s_node("w01", "2", "7Gi"), k8s_node("w02", "2", "8012345Ki"),
+         k8s_node("w03", "1900m", "7Gi")],
+        [k8s_pod(f"kube-flannel-ds-{n}", n, "100m", "50Mi") for n in ("w01", "w02", "w03")],
+    )  # fmt: skip
+    m = tfjob.build(inv, fdir, rooms=rooms)
+    assert_valid(validator, m.tfjob)
+    worker = m.tfjob["spec"]["tfReplicaSpecs"]["Worker"]
+    res = resources_of(worker)
+    # w02: 2000m - 100m = 1900m: one whole CPU; w03: 1800m: one; memory: w03's 7Gi - 50Mi,
+    # in steps of 256Mi (the facts alone would give 13312Mi)
+    assert res["requests"] == res["limits"] == {"cpu": "1", "memory": "6912Mi"}
+    # the PS on w01 gets what w01 has free: 1 CPU, not the 2 asked for, and says so
+    assert resources_of(m.tfjob["spec"]["tfReplicaSpecs"]["PS"])["limits"]["cpu"] == "1"
+    assert any(w.startswith("the PS gets 1 CPU(s) and 4096Mi instead of 2") for w in m.warnings)
+    assert m.nodes["w02"]["worker"]["num_intra_threads"] == 1  # capped by what the pod gets
+    assert m.nodes["w02"]["worker"]["env"]["OMP_NUM_THREADS"] == "1"
+    # every pod fits its node: request + what is bound there <= allocatable
+    for host in ("w02", "w03"):
+        room = rooms[host]
+        assert 1000 + room.requested_cpu_m <= room.allocatable_cpu_m
+    # without the cluster's state the same inventory asks for 2 CPUs: more than w02 can give
+    assert (
+        resources_of(tfjob.render(inv, fdir)["spec"]["tfReplicaSpecs"]["Worker"])["limits"]["cpu"]
+        == "2"
+    )
+
+
+def test_a_node_without_room_for_a_worker_is_refused_naming_its_pods(tmp_path):
+    shape = shape_facts(1, 4, 1, memory_mb=8_000)
+    inv, fdir = seed(tmp_path, shape)
+    rooms = rooms_of(
+        [k8s_node(n, "1900m", "7Gi") for n in ("w01", "w02", "w03")],
+        [k8s_pod("kube-flannel-ds-a", "w03", "100m", "50Mi"),
+         k8s_pod("metrics", "w03", "900m", "64Mi")],
+    )  # fmt: skip
+    with pytest.raises(UsageError) as err:
+        tfjob.build(inv, fdir, rooms=rooms)
+    assert "w03 has no room left for a worker" in err.value.message
+    assert "allocatable cpu 1900m" in err.value.message
+    assert "kube-flannel/metrics 900m 64Mi" in err.value.message
+
+
+def test_a_host_that_is_no_node_of_the_cluster_is_refused(tmp_path):
+    shape = shape_facts(1, 4, 1, memory_mb=8_000)
+    inv, fdir = seed(tmp_path, shape)
+    rooms = rooms_of([k8s_node(n, "4", "7Gi") for n in ("w01", "w02")], [])
+    with pytest.raises(UsageError, match=r"host\(s\) w03 are not nodes of the cluster") as err:
+        tfjob.build(inv, fdir, rooms=rooms)
+    assert "Kubernetes phase" in err.value.hint
+
+
+def test_small_nodes_that_cannot_share_give_the_ps_its_own_node(tmp_path, validator):
+    """The sandbox's shape: 2 worker nodes of 2 cores, 1 CPU each for pods (flannel aside)."""
+    shape = shape_facts(1, 2, 1, memory_mb=8_000)
+    inv, fdir = make(tmp_path, {"w01": "", "w02": ""}, {"w01": shape, "w02": shape})
+    rooms = rooms_of(
+        [k8s_node("w01", "1", "6Gi"), k8s_node("w02", "1", "6Gi")],
+        [k8s_pod("kube-proxy-a", "w02", "0", "0")],
+    )
+    m = tfjob.build(inv, fdir, rooms=rooms)
+    assert_valid(validator, m.tfjob)
+    specs = m.tfjob["spec"]["tfReplicaSpecs"]
+    assert specs["Worker"]["replicas"] == 1
+    assert resources_of(specs["PS"])["limits"]["cpu"] == "1"
+    assert resources_of(specs["Worker"])["limits"]["cpu"] == "1"
+    worker_terms = specs["Worker"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    terms = worker_terms["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == ["w02"]
+    assert m.placement[0].startswith(
+        "ps-0 -> w01 (own node: a PS and a worker do not both fit on w01 (w01 cannot take the PS"
+    )
+    assert "that leaves 1 worker(s)" in m.placement[0]
+    # one node only: nothing to fall back to, the refusal stands
+    (tmp_path / "one").mkdir()
+    inv1, fdir1 = make(tmp_path / "one", {"w01": ""}, {"w01": shape})
+    with pytest.raises(UsageError, match="w01 cannot take the PS"):
+        tfjob.build(inv1, fdir1, rooms=rooms)

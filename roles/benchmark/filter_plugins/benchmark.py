@@ -5,6 +5,8 @@
     {{ run | benchmark_docker_argv(name, image) }}  -> `docker run --detach ...` for one run
     {{ 'mkl' | benchmark_variant_image }}      -> the variant's default image (catalog.py)
     {{ 'synthetic.py' | benchmark_shipped }}   -> that file of the package, on the controller
+    {{ stdout | benchmark_job_state(elapsed_s=40, timeout_s=3600, pending_timeout_s=120) }}
+        -> how the TFJob stands, and whether to stop waiting (benchmark/job_state.py)
 
 When Ansible runs from a Python without the dlrs_provision package, the repository root is put
 on sys.path (as the tuning filter does).
@@ -17,11 +19,11 @@ from pathlib import Path
 
 try:
     from dlrs_provision import catalog
-    from dlrs_provision.benchmark import flags
+    from dlrs_provision.benchmark import flags, job_state
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from dlrs_provision import catalog
-    from dlrs_provision.benchmark import flags
+    from dlrs_provision.benchmark import flags, job_state
 
 from ansible.errors import AnsibleFilterError
 
@@ -74,6 +76,15 @@ def benchmark_shipped(name):
     return str(Path(flags.__file__).resolve().parent / name)
 
 
+def benchmark_job_state(text, **options):
+    try:
+        ints = {k: int(v) for k, v in options.items() if k.endswith("_s") or k == "log_tail"}
+        rest = {k: str(v) for k, v in options.items() if k not in ints}
+        return job_state.from_output(str(text or ""), **ints, **rest).to_dict()
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"benchmark_job_state: {exc}") from exc
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -81,4 +92,5 @@ class FilterModule:
             "benchmark_docker_argv": benchmark_docker_argv,
             "benchmark_variant_image": benchmark_variant_image,
             "benchmark_shipped": benchmark_shipped,
+            "benchmark_job_state": benchmark_job_state,
         }
