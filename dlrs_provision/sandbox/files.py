@@ -176,7 +176,7 @@ def render_hosts_yml(
         f"    dlrs_insecure_registries: [{_q(urls['registry'])}]",
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
         f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
-        '    dlrs_kubernetes_version: "1.32"',
+        f'    dlrs_kubernetes_version: "{state.kubernetes_version}"',
         *_manifest_lines(manifests or {}),
         "  children:",
         "    masters:",
