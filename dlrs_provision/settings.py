@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from dlrs_provision import catalog, tuning
+from dlrs_provision import catalog, kubeadm_api, tuning
 
 CLEARLINUX_MIN_VERSION = 26240
 
@@ -61,7 +61,8 @@ class Setting:
             "list": "a list of strings",
             "url": "an http:// or https:// URL",
             "image": "an image reference such as registry:5000/org/name:tag",
-            "version": "a Kubernetes version such as 1.32 or 1.32.3",
+            "version": "a Kubernetes version from "
+            f"{kubeadm_api.MINIMUM[0]}.{kubeadm_api.MINIMUM[1]} on, such as 1.32 or 1.32.3",
             "hostport": "a host name or address with an optional :port",
             "host": "a host name or address (letters, digits, dots and hyphens), no port",
             "cidr": "a network in CIDR form such as 10.244.0.0/16",
@@ -109,6 +110,8 @@ class Setting:
             return f"is {value!r}, not a valid image reference"
         elif kind == "version" and not _K8S_VERSION.match(value):
             return f"is {value!r}, not a Kubernetes version"
+        elif kind == "version" and kubeadm_api.unsupported(value):
+            return f"is {value!r}: {kubeadm_api.unsupported(value)}"
         elif kind == "fileurl":
             u = urlparse(value)
             if not (u.scheme in ("http", "https") and u.netloc) and not (

@@ -14,6 +14,7 @@ tests/sandbox/ (see its README.md).
 from dlrs_provision.sandbox.cli import register_cli
 from dlrs_provision.sandbox.cluster import (
     DEFAULT_CLEAR_VERSION,
+    DEFAULT_KUBERNETES_VERSION,
     MIRROR_CONTAINER,
     NETWORK,
     OS_CHOICES,
@@ -32,6 +33,7 @@ from dlrs_provision.sandbox.paths import repo_root, sandbox_dir
 
 __all__ = [
     "DEFAULT_CLEAR_VERSION",
+    "DEFAULT_KUBERNETES_VERSION",
     "MIRROR_CONTAINER",
     "NETWORK",
     "OS_CHOICES",

@@ -42,6 +42,15 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         help=f"Clear Linux version the Clear Linux hosts start at "
         f"(default {cluster.DEFAULT_CLEAR_VERSION})",
     )
+    up.add_argument(
+        "--kubernetes-version",
+        default=cluster.DEFAULT_KUBERNETES_VERSION,
+        metavar="V",
+        help="Kubernetes (stand-in) version the inventory asks for: a minor of the mirror's "
+        "repositories (the newest patch of it) or an exact release such as 1.30.11, the "
+        f"kubeadm v1beta3 branch (default {cluster.DEFAULT_KUBERNETES_VERSION}, i.e. 1.32.3); "
+        "it applies to hosts not yet provisioned",
+    )
     up.set_defaults(func=cmd_up)
 
     status = commands.add_parser("status", help="what runs and whether it answers (exit 1 if not)")
@@ -71,7 +80,11 @@ def cmd_docker(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     state = cluster.up(
-        nodes=args.nodes, os=args.os, clear_version=args.clear_version, echo=_progress
+        nodes=args.nodes,
+        os=args.os,
+        clear_version=args.clear_version,
+        kubernetes_version=args.kubernetes_version,
+        echo=_progress,
     )
     if state.changed:
         print(f"sandbox up in {state.elapsed_s:.0f} s")

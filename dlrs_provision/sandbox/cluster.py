@@ -52,6 +52,9 @@ LABEL_CLEAR = "dlrs-provision.sandbox.clear-version"
 
 OS_CHOICES = ("debian", "clearlinux", "mixed")
 DEFAULT_CLEAR_VERSION = 26240  # what host-clearlinux's os-release says
+# The Kubernetes (stand-in) version the sandbox inventory asks for: a minor means the newest
+# patch release of the mirror's repository for it (1.32 -> 1.32.3).
+DEFAULT_KUBERNETES_VERSION = "1.32"
 MAX_NODES = 9
 MIRROR_PORTS = {"apt_proxy": 3142, "registry": 5000, "http": 8080}
 
@@ -119,6 +122,7 @@ class SandboxState:
     changed: bool = False
     actions: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
 
     def to_json(self) -> str:
         return json.dumps({"format": "dlrs-sandbox/1", **asdict(self)}, indent=2) + "\n"
@@ -178,6 +182,24 @@ def _validate(nodes: int, os_name: str, clear_version: int) -> None:
         raise UsageError("; ".join(problems), "see `dlrs-provision sandbox up --help`")
 
 
+def kubernetes_versions(root: Path) -> list[str]:
+    """What --kubernetes-version may be: a minor the mirror has a repository for, or one of
+    its exact releases (tests/sandbox/k8s-repo/repos.yaml)."""
+    from dlrs_provision.sandbox import k8s_repo
+
+    recipe = k8s_repo.load_recipe(root)
+    return [*recipe.minors(), *(v.split("-")[0] for v in recipe.versions)]
+
+
+def _validate_kubernetes_version(root: Path, wanted: str) -> None:
+    choices = kubernetes_versions(root)
+    if wanted not in choices:
+        raise UsageError(
+            f"--kubernetes-version must be one the sandbox mirror serves, not {wanted!r}",
+            f"choose one of {', '.join(choices)} (tests/sandbox/k8s-repo/repos.yaml)",
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # up
 
@@ -187,6 +209,7 @@ def up(
     os: str = "debian",  # the command-line option's name (shadows the module, unused here)
     clear_version: int = DEFAULT_CLEAR_VERSION,
     *,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     echo: Echo | None = None,
     root: Path | None = None,
 ) -> SandboxState:
@@ -198,6 +221,7 @@ def up(
     say = echo or log.info
     started = time.monotonic()
     root = root or repo_root()
+    _validate_kubernetes_version(root, kubernetes_version)
     ensure_docker(say)
     plan = plan_nodes(nodes, os)
     shape = _shape(nodes, os, clear_version)
@@ -285,6 +309,7 @@ def up(
         stack_images=sorted(STACK_IMAGES),
         changed=bool(actions),
         actions=actions,
+        kubernetes_version=kubernetes_version,
     )
     _warn_outdated_images(builder, state, say)
     files.write_known_hosts(sbx, host_keys)

@@ -212,7 +212,7 @@ def render_hosts_yml(
         f"    dlrs_insecure_registries: [{_q(urls['registry'])}]",
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
         f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
-        '    dlrs_kubernetes_version: "1.32"',
+        f'    dlrs_kubernetes_version: "{state.kubernetes_version}"',
         "    # kubeadm's control-plane images: STAND-IN images in the mirror's registry, under the",
         "    # path of their real registry (checked by the kubeadm stand-in's ImagePull preflight)",
         f"    dlrs_kubernetes_image_repository: {_q(urls['registry'] + '/' + CONTROL_PLANE_PATH)}",

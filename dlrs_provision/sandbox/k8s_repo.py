@@ -1,7 +1,8 @@
 """The sandbox mirror's apt repositories of Kubernetes stand-in packages.
 
 kubeadm, kubelet and kubectl cannot be obtained on the machines that test dlrs-provision, so the
-mirror host serves stand-in packages of those names (tests/standins/k8s/), laid out like
+mirror host serves stand-in packages of those names (tests/standins/k8s/), with empty stand-in
+cri-tools and kubernetes-cni that satisfy their Depends as on pkgs.k8s.io, laid out like
 pkgs.k8s.io: one flat, signed repository per minor version,
 
     <out>/core:/stable:/v1.32/deb/{InRelease,Release,Release.gpg,Release.key,Packages,Packages.gz}
@@ -53,7 +54,7 @@ PUBLIC_KEY_FILE = "Release.key"
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
 CRD_ENV = "DLRS_TFJOB_CRD"
 # Bump when the way this module builds the repositories changes (not the recipe files).
-BUILD_LOGIC_VERSION = "1"
+BUILD_LOGIC_VERSION = "2"
 # File times inside the debs (reproducible builds: the same recipe gives the same debs).
 SOURCE_DATE_EPOCH = 1704067200
 DPKG_TIMEOUT_S = 120
@@ -69,6 +70,8 @@ class Recipe:
     release: dict[str, str]
     tfjob_crd: str
     packages: dict[str, Any]
+    # minor -> {companion package: its package version} (cri-tools, kubernetes-cni)
+    companions: dict[str, dict[str, str]]
 
     def minors(self) -> list[str]:
         return sorted(
@@ -91,7 +94,31 @@ def load_recipe(root: Path) -> Recipe:
         release={k: str(v) for k, v in (repos.get("release") or {}).items()},
         tfjob_crd=str(repos.get("tfjob_crd") or ""),
         packages=packages,
+        companions={
+            str(minor): {str(k): str(v) for k, v in (names or {}).items()}
+            for minor, names in (repos.get("companions") or {}).items()
+        },
     )
+
+
+def is_companion(spec: dict[str, Any]) -> bool:
+    """A package that kubeadm or kubelet depends on, with no command of its own."""
+    return bool(spec.get("companion"))
+
+
+def companion_versions(recipe: Recipe, minor: str) -> dict[str, str]:
+    """The companion packages of a minor's repository at their versions; every companion must
+    have one, or the repository would not satisfy kubeadm's and kubelet's Depends."""
+    wanted = sorted(n for n, spec in recipe.packages["packages"].items() if is_companion(spec))
+    given = recipe.companions.get(minor, {})
+    missing = [n for n in wanted if n not in given]
+    if missing:
+        raise EnvironmentProblem(
+            f"{RECIPE_DIR}/repos.yaml gives no version of {', '.join(missing)} for the v{minor} "
+            "repository (kubeadm and kubelet depend on them)",
+            f'add them under companions: "{minor}": {{NAME: VERSION-1.1}}',
+        )
+    return {n: given[n] for n in wanted}
 
 
 def _yaml(path: Path) -> Any:
@@ -258,20 +285,22 @@ def build_deb(
         shutil.rmtree(stage)
     lib = stage / "usr" / "lib" / name / "stand-in"
     upstream = package_version.split("-")[0]
-    for script in [spec["script"], *spec.get("extra_scripts", [])]:
+    companion = is_companion(spec)
+    for script in [] if companion else [spec["script"], *spec.get("extra_scripts", [])]:
         _write(lib / script, (standins / script).read_bytes(), 0o755)
-    for module in sorted((standins / "k8s_stand_in").glob("*.py")):
-        _write(lib / "k8s_stand_in" / module.name, module.read_bytes())
-    build_info = {
-        "package": name,
-        "version": upstream,
-        "package_version": package_version,
-        "standIn": "dlrs-provision",
-    }
-    _write(
-        lib / "k8s_stand_in" / "build_info.json",
-        json.dumps(build_info, indent=2, sort_keys=True) + "\n",
-    )
+    if not companion:
+        for module in sorted((standins / "k8s_stand_in").glob("*.py")):
+            _write(lib / "k8s_stand_in" / module.name, module.read_bytes())
+        build_info = {
+            "package": name,
+            "version": upstream,
+            "package_version": package_version,
+            "standIn": "dlrs-provision",
+        }
+        _write(
+            lib / "k8s_stand_in" / "build_info.json",
+            json.dumps(build_info, indent=2, sort_keys=True) + "\n",
+        )
     if spec.get("schemas") and schemas is not None:
         _write(
             lib / "k8s_stand_in" / "schemas" / f"kubernetes-{minor_of(package_version)}.json",
@@ -281,14 +310,16 @@ def build_deb(
         _write(lib / "crds" / CRD_NAME, crd.read_bytes())
     for item in spec.get("files") or []:
         _write(stage / item["dest"].lstrip("/"), (standins / item["src"]).read_bytes())
-    bin_dir = stage / "usr" / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    (bin_dir / spec["command"]).symlink_to(f"../lib/{name}/stand-in/{spec['script']}")
-    notice = (standins / "packaging" / "STAND-IN.in").read_text()
+    if not companion:
+        bin_dir = stage / "usr" / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        (bin_dir / spec["command"]).symlink_to(f"../lib/{name}/stand-in/{spec['script']}")
+    notice_name = "STAND-IN-companion.in" if companion else "STAND-IN.in"
+    notice = (standins / "packaging" / notice_name).read_text()
     notice = (
         notice.replace("@PACKAGE@", name)
         .replace("@VERSION@", package_version)
-        .replace("@COMMAND@", spec["command"])
+        .replace("@COMMAND@", str(spec.get("command", name)))
     )
     doc = stage / "usr" / "share" / "doc" / name
     _write(doc / "STAND-IN", notice)
@@ -312,22 +343,31 @@ def build_deb(
         sums.append(f"{hashlib.md5(path.read_bytes()).hexdigest()}  {rel}\n")
         size_kib += (path.stat().st_size + 1023) // 1024
     _write(control_dir / "md5sums", "".join(sums))
-    depends = ", ".join([*recipe.packages["python_depends"], *spec.get("depends", [])])
-    description = (
-        f"{spec['summary']}\n"
-        " This is NOT Kubernetes: it is a stand-in for the tests of dlrs-provision, built\n"
-        f" because {spec['command']} cannot be obtained where they run. It follows the real\n"
-        " command-line contract for the subset the toolkit uses; see\n"
-        f" /usr/share/doc/{name}/STAND-IN.\n"
-    )
+    python = [] if companion else recipe.packages["python_depends"]
+    depends = ", ".join([*python, *spec.get("depends", [])])
+    if companion:
+        description = (
+            f"{spec['summary']}\n"
+            " This is NOT the real package: an empty stand-in for the tests of dlrs-provision,\n"
+            " there to satisfy the Depends of the stand-in kubeadm and kubelet; see\n"
+            f" /usr/share/doc/{name}/STAND-IN.\n"
+        )
+    else:
+        description = (
+            f"{spec['summary']}\n"
+            " This is NOT Kubernetes: it is a stand-in for the tests of dlrs-provision, built\n"
+            f" because {spec['command']} cannot be obtained where they run. It follows the real\n"
+            " command-line contract for the subset the toolkit uses; see\n"
+            f" /usr/share/doc/{name}/STAND-IN.\n"
+        )
     control = (
         f"Package: {name}\n"
         f"Version: {package_version}\n"
         f"Architecture: {recipe.packages.get('architecture', 'amd64')}\n"
         f"Maintainer: {recipe.packages['maintainer']}\n"
         f"Installed-Size: {size_kib}\n"
-        f"Depends: {depends}\n"
-        "Section: admin\n"
+        + (f"Depends: {depends}\n" if depends else "")
+        + "Section: admin\n"
         "Priority: optional\n"
         f"Description: {description}"
     )
@@ -521,6 +561,8 @@ def build_k8s_repo(
     key_dir = key_dir or root / KEY_CACHE_DIR
     _require("dpkg-deb", "dpkg")
     _require("gpg", "gnupg")
+    for minor in recipe.minors():  # refuse an incomplete recipe before building anything
+        companion_versions(recipe, minor)
     secret, public = signing_key(key_dir, recipe.key_uid, recipe.key_algorithm, say)
     crd = find_tfjob_crd(root)
     if crd is None:
@@ -542,6 +584,8 @@ def build_k8s_repo(
                 if minor_of(package_version) != minor:
                     continue
                 for name in sorted(recipe.packages["packages"]):
+                    if is_companion(recipe.packages["packages"][name]):
+                        continue
                     debs.append(
                         build_deb(
                             root,
@@ -554,6 +598,12 @@ def build_k8s_repo(
                             crd,
                         )
                     )
+            for name, package_version in companion_versions(recipe, minor).items():
+                debs.append(
+                    build_deb(
+                        root, recipe, name, package_version, work, repo_dir / "amd64", None, None
+                    )
+                )
             (repo_dir / "Packages").write_text(packages_index(repo_dir, debs))
             with (
                 open(repo_dir / "Packages", "rb") as src,

@@ -42,7 +42,15 @@ def sandbox() -> Iterator[sandbox_api.SandboxState]:
     """The session's sandbox, up (reused when one of the same shape already runs)."""
     keep = os.environ.get("DLRS_KEEP_SANDBOX") == "1"
     try:
-        state = sandbox_api.up(nodes=SANDBOX_NODES, os=SANDBOX_OS, echo=_progress)
+        # DLRS_E2E_KUBERNETES_VERSION=1.30.11 runs the kubeadm v1beta3 branch (default 1.32)
+        state = sandbox_api.up(
+            nodes=SANDBOX_NODES,
+            os=SANDBOX_OS,
+            kubernetes_version=os.environ.get(
+                "DLRS_E2E_KUBERNETES_VERSION", sandbox_api.DEFAULT_KUBERNETES_VERSION
+            ),
+            echo=_progress,
+        )
     except UsageError:
         # A sandbox of another shape is up: someone else's; refuse, and leave it alone.
         raise

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from e2e_support import CLI, NODES
 
-from dlrs_provision import paths, runner
+from dlrs_provision import kubeadm_api, paths, runner
 from dlrs_provision.facts import cached_facts_file, load_facts
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +99,21 @@ def test_master_initialised_once_and_admin_conf_fetched_private(cluster):
     assert [x["status"] for x in cluster.second.results(INIT)] == ["skipped"]
     # the same cluster CA after the second run: kubeadm init did not run again
     assert cluster.ca_sha256[0] == cluster.ca_sha256[1]
+
+
+def test_kubeadm_configs_use_the_api_the_installed_kubeadm_serves(cluster, sandbox):
+    for node, path in (
+        ("node1", "/etc/kubernetes/kubeadm/init.yaml"),
+        ("node3", "/etc/kubernetes/kubeadm/join.yaml"),
+    ):
+        container = sandbox.node(node).container
+        installed = sh(container, "kubeadm version -o short").stdout.strip()
+        want = sandbox.kubernetes_version
+        assert installed.lstrip("v").startswith(want)
+        text = sh(container, f"cat {path}").stdout
+        api = kubeadm_api.api_version(installed)
+        assert f"apiVersion: {api}" in text
+        assert "kubeadm.k8s.io/v1beta" + ("3" if api.endswith("4") else "4") not in text
 
 
 def test_join_token_never_reaches_the_output(cluster):

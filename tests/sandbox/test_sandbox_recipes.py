@@ -43,6 +43,25 @@ def test_up_refuses_bad_shapes_before_touching_anything(nodes, os_name, version)
         sandbox.up(nodes=nodes, os=os_name, clear_version=version, root=Path("/nonexistent"))
 
 
+def test_up_refuses_a_kubernetes_version_the_mirror_lacks_before_touching_anything():
+    with pytest.raises(UsageError) as info:
+        sandbox.up(nodes=3, os="debian", kubernetes_version="1.29", root=REPO)
+    assert "--kubernetes-version" in info.value.message and "1.30.11" in str(info.value.hint)
+
+
+def test_sandbox_offers_both_kubeadm_config_branches():
+    versions = cluster.kubernetes_versions(REPO)
+    assert cluster.DEFAULT_KUBERNETES_VERSION == "1.32" and "1.32.3" in versions
+    assert "1.30.11" in versions and "1.30" in versions
+
+
+def test_hosts_yml_carries_the_chosen_kubernetes_version(tmp_path):
+    state = _state(tmp_path)
+    state.kubernetes_version = "1.30.11"
+    text = files.render_hosts_yml(tmp_path, state)
+    assert yaml.safe_load(text)["all"]["vars"]["dlrs_kubernetes_version"] == "1.30.11"
+
+
 def test_repo_root_is_this_checkout():
     assert sandbox.repo_root() == REPO
 

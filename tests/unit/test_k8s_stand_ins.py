@@ -805,6 +805,7 @@ def test_k8s_repo_builds_signed_repositories_of_stand_in_packages(tmp_path: Path
     out = tmp_path / "k8s"
     repos = k8s_repo.build_k8s_repo(REPO, out, echo=lambda _: None)  # key cached in .cache/k8s-repo
     assert [r.relative_to(out).as_posix() for r in repos] == [
+        "core:/stable:/v1.30/deb",
         "core:/stable:/v1.31/deb",
         "core:/stable:/v1.32/deb",
     ]
@@ -832,6 +833,7 @@ def test_k8s_repo_builds_signed_repositories_of_stand_in_packages(tmp_path: Path
     # Packages describes every deb as it is, with the versions a role can pin
     stanzas = [s for s in (repo / "Packages").read_text().split("\n\n") if s.strip()]
     versions = set()
+    depends: dict[str, str] = {}
     for stanza in stanzas:
         fields = dict(re.findall(r"^([A-Za-z0-9-]+): (.*)$", stanza, re.M))
         deb = repo / fields["Filename"]
@@ -847,11 +849,21 @@ def test_k8s_repo_builds_signed_repositories_of_stand_in_packages(tmp_path: Path
         listing = subprocess.run(
             ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
         ).stdout
-        assert f"./usr/bin/{fields['Package']} -> " in listing
+        if fields["Package"] in ("kubeadm", "kubelet", "kubectl"):
+            assert f"./usr/bin/{fields['Package']} -> " in listing
+        else:  # the companions install no program
+            assert "./usr/bin/" not in listing
         assert f"./usr/share/doc/{fields['Package']}/STAND-IN" in listing
+        depends[fields["Package"]] = fields.get("Depends", "")
     assert versions == {
         (p, v) for p in ("kubeadm", "kubelet", "kubectl") for v in ("1.32.2-1.1", "1.32.3-1.1")
-    }
+    } | {("cri-tools", "1.32.0-1.1"), ("kubernetes-cni", "1.6.0-1.1")}
+    # the Depends of the real packages of 1.30-1.32 (kubernetes/release krel templates)
+    assert "cri-tools (>= 1.30.0)" in depends["kubeadm"]
+    assert "kubelet" not in depends["kubeadm"] and "kubectl" not in depends["kubeadm"]
+    for dep in ("iptables (>= 1.4.21)", "kubernetes-cni (>= 1.2.0)", "mount", "util-linux"):
+        assert dep in depends["kubelet"]
+    assert depends["cri-tools"] == depends["kubernetes-cni"] == ""
 
     # the packaged programs run and play their package's version
     tree = tmp_path / "installed"
@@ -883,10 +895,29 @@ def test_k8s_repo_builds_signed_repositories_of_stand_in_packages(tmp_path: Path
     assert proc.stdout == "Kubernetes v1.32.2\n"
     old = out / "core:/stable:/v1.31/deb/Packages"
     assert "Version: 1.31.7-1.1" in old.read_text()
+    # the v1beta3 branch: a 1.30 kubeadm, whose packaged program plays 1.30.11
+    v130 = out / "core:/stable:/v1.30/deb"
+    assert "Version: 1.30.11-1.1" in (v130 / "Packages").read_text()
+    assert "Package: cri-tools\nVersion: 1.30.1-1.1" in (v130 / "Packages").read_text()
+    subprocess.run(
+        [
+            "dpkg-deb",
+            "-x",
+            str(v130 / "amd64/kubeadm_1.30.11-1.1_amd64.deb"),
+            str(tmp_path / "v130"),
+        ],
+        check=True,
+    )
+    proc = subprocess.run(
+        [PYTHON, str(tmp_path / "v130/usr/bin/kubeadm"), "version", "-o", "short"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    assert proc.stdout == "v1.30.11\n"
     if crd_path() is not None:
         assert (out / "kubeflow/training-operator/v1.9.0/kubeflow.org_tfjobs.yaml").is_file()
     if shutil.which("apt-get") and shutil.which("apt-cache"):
         _apt_reads(tmp_path / "apt", repo)
+        _apt_needs_the_companions(tmp_path / "apt-deps", repo)
 
 
 def _apt_reads(base: Path, repo: Path) -> None:
@@ -923,6 +954,88 @@ def _apt_reads(base: Path, repo: Path) -> None:
     ).stdout
     assert "Candidate: 1.32.3-1.1" in policy
     assert "1.32.2-1.1" in policy
+
+
+# What a Debian 12 host has installed from Debian's archive (versions of bookworm), so that apt
+# resolves the stand-ins' Depends on those as it does on a host.
+DEBIAN_INSTALLED = {
+    "python3": "3.11.2-1+b1",
+    "python3-yaml": "6.0-3+b2",
+    "python3-cryptography": "38.0.4-3",
+    "python3-jsonschema": "4.10.3-1",
+    "iptables": "1.8.9-2",
+    "iproute2": "6.1.0-3",
+    "mount": "2.38.1-5+deb12u1",
+    "conntrack": "1:1.4.7-1+b2",
+    "util-linux": "2.38.1-5+deb12u1",
+    "ethtool": "1:6.1-1",
+}
+
+
+def _apt_simulate(base: Path, repo: Path, *packages: str) -> subprocess.CompletedProcess[str]:
+    """`apt-get -s install` from `repo` alone (trusted: a test copy may be edited), on a host
+    whose dpkg status holds DEBIAN_INSTALLED."""
+    for sub in ("lists/partial", "cache/archives/partial", "etc/preferences.d"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (base / "etc/sources.list").write_text(f"deb [trusted=yes] file:{repo}/ /\n")
+    (base / "status").write_text(
+        "".join(
+            f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
+            f"Architecture: amd64\nVersion: {version}\nDescription: from Debian\n\n"
+            for name, version in DEBIAN_INSTALLED.items()
+        )
+    )
+    opts = [
+        f"-o=Dir::Etc::sourcelist={base / 'etc/sources.list'}",
+        "-o=Dir::Etc::sourceparts=-",
+        f"-o=Dir::Etc::preferencesparts={base / 'etc/preferences.d'}",
+        f"-o=Dir::State::Lists={base / 'lists'}",
+        f"-o=Dir::Cache={base / 'cache'}",
+        f"-o=Dir::State::status={base / 'status'}",
+        "-o=APT::Architecture=amd64",
+        "-o=APT::Sandbox::User=root",
+        "-o=Debug::NoLocking=1",
+    ]
+    update = subprocess.run(
+        ["apt-get", *opts, "update"], capture_output=True, text=True, check=False
+    )
+    assert update.returncode == 0, update.stdout + update.stderr
+    return subprocess.run(
+        ["apt-get", *opts, "-s", "install", *packages], capture_output=True, text=True, check=False
+    )
+
+
+def _without(repo: Path, dest: Path, package: str) -> Path:
+    """A copy of the flat repository whose Packages lacks `package`."""
+    shutil.copytree(repo, dest)
+    stanzas = (repo / "Packages").read_text().split("\n\n")
+    kept = [st for st in stanzas if st.strip() and not st.startswith(f"Package: {package}\n")]
+    assert len(kept) < len([st for st in stanzas if st.strip()])
+    (dest / "Packages").write_text("\n\n".join(kept) + "\n")
+    for name in ("Packages.gz", "InRelease", "Release", "Release.gpg"):
+        (dest / name).unlink()
+    return dest
+
+
+def _apt_needs_the_companions(base: Path, repo: Path) -> None:
+    """apt installs cri-tools and kubernetes-cni with the three packages, and a repository
+    that lacks one of them fails the install, as a mirror lacking them fails with pkgs.k8s.io."""
+    wanted = [f"{p}=1.32.3-1.1" for p in ("kubeadm", "kubelet", "kubectl")]
+    full = _apt_simulate(base / "full", repo, *wanted)
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "Inst cri-tools (1.32.0-1.1" in full.stdout
+    assert "Inst kubernetes-cni (1.6.0-1.1" in full.stdout
+    for package, message in (
+        ("cri-tools", "kubeadm : Depends: cri-tools (>= 1.30.0) but it is not installable"),
+        (
+            "kubernetes-cni",
+            "kubelet : Depends: kubernetes-cni (>= 1.2.0) but it is not installable",
+        ),
+    ):
+        lacking = _without(repo, base / f"repo-without-{package}", package)
+        proc = _apt_simulate(base / f"without-{package}", lacking, *wanted)
+        assert proc.returncode != 0
+        assert message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
 def test_k8s_repo_digest_follows_the_recipe(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from k8s_stand_in import bootstrap, imagepull, kubeconfig, pki, version
 from k8s_stand_in.cli import FlagSpec, UsageError, parse
 from k8s_stand_in.client import ApiError, Client, ConnectError
 from k8s_stand_in.kubeadm_config import (
+    KUBEADM_GROUP,
     ConfigError,
     InitConfig,
     JoinConfig,
@@ -38,6 +39,7 @@ from k8s_stand_in.kubeadm_config import (
     kubelet_config,
     load_init,
     load_join,
+    newest_served,
 )
 from k8s_stand_in.kubeconfig import Credentials
 from k8s_stand_in.node import (
@@ -973,15 +975,17 @@ def mixed_args(changed: list[str]) -> None:
 
 
 def init_config_from_flags(root: Root, p: Any) -> str:
-    """kubeadm init without --config: the flags as a v1beta4 configuration in a temporary file."""
+    """kubeadm init without --config: the flags as a configuration in a temporary file, in the
+    newest config API this version serves (every field set here has one shape in both)."""
+    api_version = f"{KUBEADM_GROUP}/{newest_served()}"
     init: dict[str, Any] = {
-        "apiVersion": "kubeadm.k8s.io/v1beta4",
+        "apiVersion": api_version,
         "kind": "InitConfiguration",
         "nodeRegistration": {},
         "localAPIEndpoint": {},
     }
     cluster: dict[str, Any] = {
-        "apiVersion": "kubeadm.k8s.io/v1beta4",
+        "apiVersion": api_version,
         "kind": "ClusterConfiguration",
         "networking": {},
         "apiServer": {},

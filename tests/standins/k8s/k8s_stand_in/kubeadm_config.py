@@ -1,8 +1,9 @@
-"""kubeadm's configuration files (kubeadm.k8s.io/v1beta4, and v1beta3 with a deprecation
-warning): documents split by GroupVersionKind, decoded with kubeadm's types (a wrong JSON type
-is an error, an unknown field a warning), defaulted, then validated with kubeadm's rules and
-wording. Field errors end the command with exit code 3, other configuration errors with 1, as
-kubeadm 1.31/1.32 do."""
+"""kubeadm's configuration files, in the config APIs that the stand-in's own version serves
+(served_versions(): v1beta3 from 1.22; v1beta4 from 1.31, where v1beta3 turns deprecated and
+warns; 1.28-1.30 refuse v1beta4 as experimental, 1.22-1.27 do not know it): documents split by
+GroupVersionKind, decoded with kubeadm's types (a wrong JSON type is an error, an unknown field a
+warning), defaulted, then validated with kubeadm's rules and wording. Field errors end the
+command with exit code 3, other configuration errors with 1, as kubeadm does."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ from k8s_stand_in.util import (
 )
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
+# Every config API some kubeadm release of 1.22 or later decodes; served_versions() says which
+# ones this stand-in's version accepts.
 SUPPORTED = ("v1beta4", "v1beta3")
+V1BETA3_FROM = (1, 22)  # v1beta3 served (and v1beta2 read-only) from 1.22
+V1BETA4_EXPERIMENTAL_FROM = (1, 28)  # v1beta4 known, but refused as experimental, in 1.28-1.30
+V1BETA4_FROM = (1, 31)  # v1beta4 served (and v1beta3 deprecated) from 1.31
+# kubeadm's runtime.Scheme is named after the line that makes it (runtime.NewScheme()).
+KUBEADM_SCHEME = "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:30"
 OLD_VERSIONS = {
     "v1alpha1": "v1.11",
     "v1alpha2": "v1.12",
@@ -503,18 +511,53 @@ def split_documents(text: str) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+def _client_minor() -> tuple[int, int]:
+    got = version.parse_semver(version.current().version) or (1, 32, 0)
+    return got[0], got[1]
+
+
+def served_versions() -> tuple[str, ...]:
+    """The kubeadm config API versions this stand-in's version decodes, newest first."""
+    have = _client_minor()
+    if have >= V1BETA4_FROM:
+        return ("v1beta4", "v1beta3")
+    if have >= V1BETA3_FROM:
+        return ("v1beta3",)
+    return ()
+
+
+def newest_served() -> str:
+    """The config API this kubeadm writes (kubeadm config print, the flags' configuration)."""
+    served = served_versions()
+    return served[0] if served else "v1beta3"
+
+
 def _check_version(api_version: str, kind: str) -> None:
     group, _, ver = api_version.rpartition("/")
     if group != KUBEADM_GROUP:
         return
+    have = _client_minor()
     if ver in OLD_VERSIONS:
+        # 1.31 added the kind to this message (validateSupportedVersion got the GVK)
+        what = f'"{api_version}" (kind: "{kind}")' if have >= V1BETA4_FROM else f'"{api_version}"'
         raise ConfigError(
-            f'your configuration file uses an old API spec: "{api_version}" (kind: "{kind}"). '
+            f"your configuration file uses an old API spec: {what}. "
             f"Please use kubeadm {OLD_VERSIONS[ver]} instead and run 'kubeadm config migrate "
             "--old-config old.yaml --new-config new.yaml', which will write the new, similar spec "
             "using a newer API version."
         )
-    if ver == "v1beta3":
+    if ver == "v1beta4" and have < V1BETA4_FROM:
+        if have >= V1BETA4_EXPERIMENTAL_FROM:
+            # kubeadm init and join have no --allow-experimental-api flag: they always refuse
+            raise ConfigError(
+                f'experimental API spec: "{api_version}" is not allowed. You can use the '
+                "--allow-experimental-api flag if the command supports it."
+            )
+        raise ConfigError(
+            f'no kind "{kind}" is registered for version "{api_version}" in scheme '
+            f'"{KUBEADM_SCHEME}"'
+        )
+    if ver == "v1beta3" and have >= V1BETA4_FROM:
         warn(
             f'your configuration file uses a deprecated API spec: "{api_version}" (kind: '
             f'"{kind}"). Please use \'kubeadm config migrate --old-config old.yaml --new-config '
@@ -532,7 +575,7 @@ def _decode_doc(api_version: str, kind: str, doc: dict[str, Any]) -> None:
         "ResetConfiguration",
         "UpgradeConfiguration",
     )
-    if group == KUBEADM_GROUP and (ver not in SUPPORTED or kind not in known_kubeadm):
+    if group == KUBEADM_GROUP and (ver not in served_versions() or kind not in known_kubeadm):
         warn(
             f"error unmarshaling configuration {gvk_text(api_version, kind)}: unknown "
             "configuration "
@@ -572,7 +615,7 @@ def _find(
 ) -> tuple[str, dict[str, Any]] | None:
     for (api_version, k), doc in docs.items():
         group, _, ver = api_version.rpartition("/")
-        if k == kind and group == KUBEADM_GROUP and ver in SUPPORTED:
+        if k == kind and group == KUBEADM_GROUP and ver in served_versions():
             return ver, doc
     return None
 
@@ -999,16 +1042,19 @@ def check_control_plane_version(kversion: str) -> None:
 def normalized_cluster_doc(
     cdoc: dict[str, Any], kversion: str, service: str, pod: str, cert_dir: str, algorithm: str
 ) -> dict[str, Any]:
-    """The ClusterConfiguration as kubeadm stores it in kube-system/kubeadm-config (v1beta4)."""
+    """The ClusterConfiguration as kubeadm stores it in kube-system/kubeadm-config, in the
+    newest config API this version serves (v1beta4 from 1.31, v1beta3 before)."""
+    stored = newest_served()
     doc = copy.deepcopy(cdoc)
-    doc["apiVersion"], doc["kind"] = f"{KUBEADM_GROUP}/v1beta4", "ClusterConfiguration"
+    doc["apiVersion"], doc["kind"] = f"{KUBEADM_GROUP}/{stored}", "ClusterConfiguration"
     for comp in ("apiServer", "controllerManager", "scheduler"):
         part = doc.setdefault(comp, {}) or {}
-        if isinstance(part.get("extraArgs"), dict):
+        if stored == "v1beta4" and isinstance(part.get("extraArgs"), dict):
             part["extraArgs"] = [
                 {"name": k, "value": str(v)} for k, v in sorted(part["extraArgs"].items())
             ]
-        part.pop("timeoutForControlPlane", None)
+        if stored == "v1beta4":
+            part.pop("timeoutForControlPlane", None)
         doc[comp] = part
     doc["kubernetesVersion"] = kversion
     doc["networking"] = {
@@ -1020,9 +1066,10 @@ def normalized_cluster_doc(
     doc.setdefault("clusterName", "kubernetes")
     doc.setdefault("imageRepository", "registry.k8s.io")
     doc.setdefault("etcd", {"local": {"dataDir": "/var/lib/etcd"}})
-    doc.setdefault("encryptionAlgorithm", algorithm)
     doc.setdefault("dns", {})
-    doc.setdefault("proxy", {})
+    if stored == "v1beta4":  # fields that v1beta3 does not have
+        doc.setdefault("encryptionAlgorithm", algorithm)
+        doc.setdefault("proxy", {})
     return doc
 
 
@@ -1081,7 +1128,7 @@ def join_from_flags(root: Root, flags: dict[str, Any], args: list[str]) -> JoinC
             "[preflight] WARNING: More than one API server endpoint supplied on command "
             f"line {args}. Using the first one."
         )
-    return _join(root, "v1beta4", doc, {})
+    return _join(root, newest_served(), doc, {})
 
 
 def load_join(root: Root, path: str) -> JoinConfig:

@@ -15,7 +15,7 @@ from pathlib import Path
 DEFAULT_VERSION = "1.32.3"
 # kustomize bundled with kubectl, and the Go release, per minor version (kubectl version prints
 # them); the values of the real releases of these minors.
-KUSTOMIZE = {"1.31": "v5.4.2", "1.32": "v5.5.0"}
+KUSTOMIZE = {"1.30": "v5.0.4-0.20230601165947-6ce0bf390ce3", "1.31": "v5.4.2", "1.32": "v5.5.0"}
 GO_VERSION = {"1.31": "go1.22.12", "1.32": "go1.23.6"}
 BUILD_INFO = Path(__file__).resolve().parent / "build_info.json"
 
