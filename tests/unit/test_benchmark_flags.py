@@ -53,9 +53,24 @@ def test_untuned_run_has_no_thread_flags_and_no_openmp_but_keeps_the_data_format
     )
     assert [r["label"] for r in runs] == ["tuned", "untuned"]
     untuned = runs[1]
-    assert not [a for a in untuned["argv"] if "threads" in a or a.startswith(("--mkl", "--kmp"))]
+    assert not [a for a in untuned["argv"] if "threads" in a or a.startswith("--kmp")]
     assert set(untuned["env"]) == {"PYTHONUNBUFFERED"}
     assert "--data_format=NCHW" in untuned["argv"]
+
+
+@pytest.mark.parametrize("variant", ["mkl", "eigen", "onednn"])
+def test_both_runs_of_compare_default_are_commands_tf_cnn_benchmarks_accepts(gold6140, variant):
+    """The untuned NCHW run keeps --mkl=True: without it tf_cnn_benchmarks refuses
+    --device=cpu with NCHW (the stand-in makes the same check, with the real message)."""
+    options = flags.Options(benchmark="image", num_batches=2, compare_default=True)
+    runs = flags.node_runs(single(gold6140, variant), options)
+    for run_ in runs:
+        proc = stand_in(*run_["argv"][1:])
+        assert proc.returncode == 0, (run_["label"], proc.stderr)
+        assert "total images/sec:" in proc.stdout
+    untuned = runs[1]["argv"]
+    nchw = "--data_format=NCHW" in untuned
+    assert ("--mkl=True" in untuned) == nchw
 
 
 def test_eigen_build_gets_no_openmp_environment_and_nhwc():
