@@ -69,3 +69,19 @@ def test_images_list_json():
     assert rows["clearlinux/stacks-dlaas-mkl:latest"]["data_format"] == "NCHW"
     assert rows["clearlinux/stacks-dlaas-oss:latest"]["openmp"] is False
     assert rows["intel/intel-optimized-tensorflow:latest"]["status"] == "current"
+
+
+def test_every_image_says_when_its_tensorflow_runs_onednn():
+    policies = {i.ref: i.onednn for i in catalog.IMAGES}
+    assert set(policies.values()) <= set(catalog.ONEDNN_POLICIES)
+    assert policies["clearlinux/stacks-dlaas-mkl:latest"] == "always"
+    assert policies["clearlinux/stacks-dlaas-oss:latest"] == "never"
+    assert policies["intel/intel-optimized-tensorflow:latest"] == "always"
+    for img in catalog.IMAGES:  # a variant's images agree with the variant
+        assert img.onednn == catalog.VARIANTS[img.variant].onednn
+    assert catalog.onednn_policy("eigen")[0] == "never"
+    assert catalog.onednn_policy("mkl", "example/unknown:1")[0] == "by-cpu"
+    # TensorFlow's DefaultOneDnnPolicy on Linux x86 (tensorflow/core/util/port.cc)
+    assert set(catalog.ONEDNN_DEFAULT_CPU_FLAGS) == {
+        "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"
+    }  # fmt: skip
