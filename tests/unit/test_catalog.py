@@ -85,3 +85,22 @@ def test_every_image_says_when_its_tensorflow_runs_onednn():
     assert set(catalog.ONEDNN_DEFAULT_CPU_FLAGS) == {
         "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"
     }  # fmt: skip
+
+
+def test_plan_computes_the_layout_for_the_hosts_image_and_cpu(tmp_path):
+    from dlrs_provision import plan
+
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  vars:\n    dlrs_variant: mkl\n    dlrs_image: registry.local:5000/site/tf:2.21\n"
+        "  children:\n    masters:\n      hosts:\n        m1:\n"
+    )
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    base = {"ansible_processor_count": 1, "ansible_processor_cores": 4}
+    base["ansible_processor_threads_per_core"] = 1
+    for features, layout in ((["avx2", "fma"], "NHWC"), (["avx512_vnni"], "NCHW")):
+        record = {"ansible_facts": base | {"preflight_cpu_features": features}}
+        (facts / "m1").write_text(json.dumps(record))
+        (host,) = plan.build(inventory.load(path), facts).hosts
+        assert host.tuning["data_format"] == layout, host.tuning["warnings"]
