@@ -69,6 +69,9 @@ def test_images_list_json():
     assert rows["clearlinux/stacks-dlaas-mkl:latest"]["data_format"] == "NCHW"
     assert rows["clearlinux/stacks-dlaas-oss:latest"]["openmp"] is False
     assert rows["intel/intel-optimized-tensorflow:latest"]["status"] == "current"
+    assert rows["clearlinux/stacks-dlaas-oss:latest"]["onednn"] == "never"
+    table = subprocess.run([CLI, "images", "list"], capture_output=True, text=True, check=True)
+    assert "oneDNN" in table.stdout.splitlines()[0]
 
 
 def test_every_image_says_when_its_tensorflow_runs_onednn():
