@@ -13,6 +13,7 @@ from dlrs_provision import catalog, inventory
 from dlrs_provision.errors import InputError
 
 CLI = str(Path(sys.executable).parent / "dlrs-provision")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_seed_images_and_their_variants():
@@ -107,3 +108,19 @@ def test_plan_computes_the_layout_for_the_hosts_image_and_cpu(tmp_path):
         (facts / "m1").write_text(json.dumps(record))
         (host,) = plan.build(inventory.load(path), facts).hosts
         assert host.tuning["data_format"] == layout, host.tuning["warnings"]
+
+
+def test_preflight_records_every_cpu_flag_the_onednn_rule_reads():
+    """preflight keeps only some of /proc/cpuinfo's flags; the ones TensorFlow's oneDNN default
+    depends on must be among them, or the calculator would always see "none of them"."""
+    import re
+
+    import yaml
+
+    tasks = yaml.safe_load((REPO / "roles" / "preflight" / "tasks" / "main.yml").read_text())
+    (record,) = [t for t in tasks if t["name"] == "Record topology, NUMA nodes and CPU features"]
+    expr = record["ansible.builtin.set_fact"]["preflight_cpu_features"]
+    pattern = re.search(r"select\('match', '([^']+)'\)", expr).group(1)
+    for flag in catalog.ONEDNN_DEFAULT_CPU_FLAGS:
+        assert re.match(pattern, flag), flag
+    assert not re.match(pattern, "sse4_2")
