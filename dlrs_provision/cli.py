@@ -195,12 +195,13 @@ def cmd_images_list(args: argparse.Namespace) -> int:
                     r["variant"],
                     r["data_format"],
                     "yes" if r["openmp"] else "no",
+                    r["onednn"],
                     r["status"],
                     r["note"],
                 ]
                 for r in rows
             ],
-            ["image", "variant", "data_format", "OpenMP env", "status", "note"],
+            ["image", "variant", "data_format", "OpenMP env", "oneDNN", "status", "note"],
         )
     )
     defaults = ", ".join(f"{v.name} -> {v.image}" for v in VARIANTS.values())

@@ -101,6 +101,7 @@ def build(inv: Inventory, facts_dir: Path | None = None) -> Plan:
                     variant=variant,
                     overrides=values,
                     override_sources=sources,
+                    image=hp.image,
                 ).to_dict()
             except (UsageError, tuning.FactsError) as exc:
                 hp.problem = f"facts unusable ({getattr(exc, 'message', exc)}): run preflight"

@@ -223,6 +223,7 @@ def shapes(
                 variant=inv.setting(host, "dlrs_variant"),
                 overrides=values,
                 override_sources=sources,
+                image=inv.image(host),
             )
         except (UsageError, tuning.FactsError, ValueError) as exc:
             broken.append(f"{host} ({facts_file}): {getattr(exc, 'message', exc)}")

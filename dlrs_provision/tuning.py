@@ -5,7 +5,9 @@ Rules (DESIGN.md, "Tuning"):
     num_inter_threads = sockets
     num_intra_threads = physical cores                      (single node)
                       = physical cores - 2 per socket       (multi node: kept for IO)
-    data_format       = the variant's layout (NCHW for MKL, NHWC for Eigen)
+    data_format       = the variant's layout (NCHW for MKL, NHWC for Eigen), NCHW only where
+                        the image's TensorFlow runs oneDNN kernels on this CPU (else NHWC and
+                        a warning; see catalog.onednn_policy and onednn_runs below)
     OMP_NUM_THREADS   = num_intra_threads, KMP_AFFINITY, KMP_BLOCKTIME   (OpenMP builds only)
 
 Hyper-threads never count as cores. The same functions serve the command line and, through the
@@ -206,6 +208,44 @@ def topology_from_facts(facts: Mapping[str, Any]) -> Topology:
     )
 
 
+def cpu_flags_from_facts(facts: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The CPU flags preflight recorded (preflight_cpu_features), or None when unknown."""
+    for key in ("preflight_cpu_features", "ansible_preflight_cpu_features"):
+        value = facts.get(key)
+        if value:
+            if isinstance(value, str) or not isinstance(value, Iterable):
+                raise FactsError(f"fact {key} is {value!r}, not a list of CPU flags")
+            return tuple(str(f).lower() for f in value)
+    return None
+
+
+def onednn_runs(policy: str, cpu_flags: Iterable[str] | None) -> tuple[bool, str]:
+    """Whether TensorFlow with this oneDNN policy runs oneDNN kernels on a CPU with these
+    flags (None: not known), and why. Unknown flags with "by-cpu" count as no: NHWC runs
+    everywhere, NCHW only with oneDNN."""
+    if policy == "always":
+        return True, "its TensorFlow always uses oneDNN"
+    if policy == "never":
+        return False, "its TensorFlow is an Eigen build without oneDNN kernels"
+    if policy != "by-cpu":
+        raise ValueError(f"oneDNN policy must be one of {', '.join(catalog.ONEDNN_POLICIES)}")
+    wanted = catalog.ONEDNN_DEFAULT_CPU_FLAGS
+    if cpu_flags is None:
+        return False, (
+            "its TensorFlow turns oneDNN on only on CPUs with one of "
+            + ", ".join(wanted)
+            + ", and this host's CPU flags are not known (run `dlrs-provision preflight`)"
+        )
+    have = sorted(set(cpu_flags) & set(wanted))
+    if have:
+        return True, f"its TensorFlow turns oneDNN on by default on this CPU ({', '.join(have)})"
+    return False, (
+        "its TensorFlow turns oneDNN on by default only on CPUs with one of "
+        + ", ".join(wanted)
+        + ", and this CPU has none of them"
+    )
+
+
 # --------------------------------------------------------------------------- rules
 
 
@@ -240,13 +280,19 @@ def compute(
     variant: str = catalog.DEFAULT_VARIANT,
     overrides: Mapping[str, Any] | None = None,
     override_sources: Mapping[str, str] | None = None,
+    image: str | None = None,
+    cpu_flags: Iterable[str] | None = None,
+    onednn: str | None = None,
 ) -> Tuning:
     """Compute a host's TensorFlow tuning.
 
     facts: the host's Ansible facts (or a Topology); mode: "single" or "multi" (a cluster worker);
     variant: a name from the catalog; overrides: inventory values keyed dlrs_num_inter_threads,
     dlrs_num_intra_threads, dlrs_data_format, dlrs_kmp_blocktime (None or absent: not set);
-    override_sources: where each override came from, for the report.
+    override_sources: where each override came from, for the report; image: the image the host
+    runs (None: the variant's), which says whether its TensorFlow has oneDNN kernels;
+    cpu_flags: the host's CPU flags (None: preflight_cpu_features from the facts, if any);
+    onednn: a oneDNN policy (catalog.ONEDNN_POLICIES) instead of the image's.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -289,6 +335,23 @@ def compute(
         )
     data_format = var.data_format
     sources["data_format"] = f"variant {var.name}"
+    if onednn is None:
+        policy, policy_source = catalog.onednn_policy(var.name, image)
+    else:
+        policy, policy_source = onednn, f"oneDNN policy {onednn} given"
+    if cpu_flags is None and isinstance(facts, Mapping):
+        cpu_flags = cpu_flags_from_facts(facts)
+    has_onednn, why = onednn_runs(policy, cpu_flags)
+    if data_format == "NCHW":
+        if has_onednn:
+            sources["data_format"] = f"variant {var.name}; {policy_source}: {why}"
+        else:
+            data_format = "NHWC"
+            sources["data_format"] = f"variant {var.name} wants NCHW; {policy_source}: {why}"
+            warnings.append(
+                f"data_format NHWC instead of the {var.name} variant's NCHW: {policy_source}, "
+                f"and {why}; NCHW convolutions train on a CPU only with oneDNN kernels"
+            )
     blocktime = DEFAULT_KMP_BLOCKTIME
     applied: dict[str, str] = {}
 
@@ -318,6 +381,11 @@ def compute(
         intra = 1
     if data_format not in DATA_FORMATS:
         raise ValueError(f"data_format must be NCHW or NHWC, got {data_format!r}")
+    if "data_format" in applied and data_format == "NCHW" and not has_onednn:
+        warnings.append(
+            f"override data_format=NCHW: {policy_source}, and {why}; the benchmark will "
+            "fail in training without oneDNN kernels"
+        )
     if "num_intra_threads" in applied and intra > topo.logical_cpus:
         warnings.append(
             f"override num_intra_threads={intra} exceeds the host's {topo.logical_cpus} "

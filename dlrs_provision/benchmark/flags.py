@@ -10,9 +10,13 @@ from the calculator (`dlrs_tuning`, single-node rule), so the role and the tests
 tuned: the calculator's --num_inter_threads, --num_intra_threads and --data_format; for the
 OpenMP (MKL) builds also OMP_NUM_THREADS, KMP_AFFINITY and KMP_BLOCKTIME in the environment and
 tf_cnn_benchmarks' --mkl=True with --kmp_blocktime and --kmp_affinity (with --mkl it sets the
-KMP_* variables itself, from these flags). untuned: TensorFlow's defaults, i.e. no thread
-flags, no OpenMP environment and no --mkl; it keeps the data format, which is not a speed
-setting there: an Eigen build cannot run NCHW convolutions on a CPU at all.
+KMP_* variables itself, from these flags). untuned: tf_cnn_benchmarks' own defaults apart from
+what the image needs to run at all: no thread flags, no OpenMP environment, no --kmp_* flags;
+it keeps the data format (a TensorFlow without oneDNN kernels cannot train NCHW on a CPU), and
+with NCHW it keeps --mkl=True, because tf_cnn_benchmarks refuses --device=cpu with NCHW
+without it ("device=cpu requires that data_format=NHWC", BenchmarkCNN.__init__). With --mkl
+and no --kmp_* flags tf_cnn_benchmarks sets KMP_BLOCKTIME, KMP_AFFINITY and KMP_SETTINGS from
+its own flag defaults and leaves OMP_NUM_THREADS unset: that is its default MKL run.
 
 Benchmarks: "synthetic" (dlrs_provision/benchmark/synthetic.py, put on the node and mounted
 read-only), "tf_cnn_benchmarks" (a git checkout on the node, mounted read-only) or "image" (a
@@ -82,6 +86,8 @@ def benchmark_flags(tuning: dict[str, Any], options: Options, tuned: bool) -> li
         "--nodistortions",
     ]
     if not tuned:
+        if tuning["data_format"] == "NCHW":  # tf_cnn_benchmarks: NCHW on a CPU needs --mkl
+            flags.append("--mkl=True")
         return flags
     flags += [
         f"--num_inter_threads={tuning['num_inter_threads']}",

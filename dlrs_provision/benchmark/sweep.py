@@ -122,11 +122,27 @@ class SweepResult:
 # --------------------------------------------------------------------------- this machine
 
 
+def local_cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """This machine's CPU flags, as preflight reads them (the first flags line); [] if none."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() in ("flags", "Features"):
+            return sorted(value.split())
+    return []
+
+
 def local_facts() -> dict[str, Any]:
     """The calculator's facts for the CPUs this process may use (sysfs topology)."""
     cpus = sorted(os.sched_getaffinity(0))
     try:
-        return {"preflight_cpu_topology": launcher.cpu_topology(cpus)}
+        return {
+            "preflight_cpu_topology": launcher.cpu_topology(cpus),
+            "preflight_cpu_features": local_cpu_flags(),
+        }
     except launcher.LaunchError as exc:
         raise EnvironmentProblem(
             f"cannot read this machine's CPU topology: {exc}",

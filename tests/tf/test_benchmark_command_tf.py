@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import tf_image
 
+from dlrs_provision import tuning
+from dlrs_provision.benchmark import sweep
 from dlrs_provision.docker_engine import run_docker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +106,11 @@ def test_single_mode_with_real_tensorflow_writes_the_report(tmp_path):
         tuned_log
     )
     assert "Threads:     inter default, intra default" in untuned_log
+    # the layout is the calculator's for this CPU and this (uncatalogued, stock) TensorFlow image:
+    # NCHW only where its oneDNN is on, for both runs (the untuned NCHW run keeps --mkl=True)
+    want = tuning.compute(sweep.local_facts(), variant=t["variant"], image=image).data_format
+    assert t["data_format"] == want
+    assert f"Data format: {want}" in tuned_log and f"Data format: {want}" in untuned_log
     markdown = by_name["report.md"].read_text()
     assert "| localhost |" in markdown and "stand-in" not in markdown.lower()
     print(

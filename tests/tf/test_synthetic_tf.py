@@ -36,7 +36,10 @@ pytestmark = [
 
 
 def calculated(variant: str) -> tuning.Tuning:
-    return tuning.compute(sweep.local_facts(), mode="single", variant=variant)
+    """The calculator's values for this machine, for the TensorFlow of .venv-tf: stock
+    tensorflow-cpu from PyPI, whose oneDNN is on only where the CPU flags say so ("by-cpu"), so
+    the mkl variant's NCHW holds here only if this CPU runs oneDNN (else NHWC)."""
+    return tuning.compute(sweep.local_facts(), mode="single", variant=variant, onednn="by-cpu")
 
 
 def run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
@@ -46,7 +49,8 @@ def run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("variant", ["onednn", "mkl"])
 def test_synthetic_benchmark_runs_and_its_images_per_sec_parse(variant):
-    """NHWC as for TensorFlow 2 images; NCHW with the MKL flags, as the TFJob passes them."""
+    """NHWC as for TensorFlow 2 images; for mkl the calculator's layout for this CPU (NCHW only
+    where oneDNN runs) with the MKL flags, as the TFJob passes them."""
     t = calculated(variant)
     flags = [
         "--model=resnet50",
@@ -74,6 +78,28 @@ def test_synthetic_benchmark_runs_and_its_images_per_sec_parse(variant):
     assert parsed.info["Data format"] == t.data_format
     assert "Step\tImg/sec\ttotal_loss" in proc.stdout
     print(f"\nsynthetic {variant} {t.data_format}: {parsed.images_per_sec:.2f} images/sec")
+
+
+def test_without_onednn_nchw_fails_in_training_and_the_calculators_nhwc_runs():
+    """What issue #11 saw on an AMD EPYC guest, made on any CPU: TF_ENABLE_ONEDNN_OPTS=0 turns
+    oneDNN off as on a CPU without VNNI/BF16/AMX; NCHW then fails in the first training step,
+    and the calculator, told of such a CPU, picks NHWC, which runs."""
+    no_onednn = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    base = [str(TF_PYTHON), str(SYNTHETIC), "--model=resnet50", *TINY, "--nodistortions"]
+    proc = run([*base, "--data_format=NCHW", "--mkl=True"], env=no_onednn)
+    assert proc.returncode != 0
+    assert "only supports NHWC" in proc.stdout + proc.stderr, proc.stderr[-3000:]
+
+    topology = sweep.local_facts()["preflight_cpu_topology"]
+    t = tuning.compute(
+        {"preflight_cpu_topology": topology, "preflight_cpu_features": ["avx2", "fma"]},
+        variant="mkl",
+        onednn="by-cpu",
+    )
+    assert t.data_format == "NHWC" and "none of them" in t.warnings[0]
+    proc = run([*base, f"--data_format={t.data_format}", "--mkl=True"], env=no_onednn)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert results.parse_log(proc.stdout, "no-onednn").ok
 
 
 def test_the_pod_command_launcher_then_synthetic():

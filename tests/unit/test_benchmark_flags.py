@@ -53,9 +53,24 @@ def test_untuned_run_has_no_thread_flags_and_no_openmp_but_keeps_the_data_format
     )
     assert [r["label"] for r in runs] == ["tuned", "untuned"]
     untuned = runs[1]
-    assert not [a for a in untuned["argv"] if "threads" in a or a.startswith(("--mkl", "--kmp"))]
+    assert not [a for a in untuned["argv"] if "threads" in a or a.startswith("--kmp")]
     assert set(untuned["env"]) == {"PYTHONUNBUFFERED"}
     assert "--data_format=NCHW" in untuned["argv"]
+
+
+@pytest.mark.parametrize("variant", ["mkl", "eigen", "onednn"])
+def test_both_runs_of_compare_default_are_commands_tf_cnn_benchmarks_accepts(gold6140, variant):
+    """The untuned NCHW run keeps --mkl=True: without it tf_cnn_benchmarks refuses
+    --device=cpu with NCHW (the stand-in makes the same check, with the real message)."""
+    options = flags.Options(benchmark="image", num_batches=2, compare_default=True)
+    runs = flags.node_runs(single(gold6140, variant), options)
+    for run_ in runs:
+        proc = stand_in(*run_["argv"][1:])
+        assert proc.returncode == 0, (run_["label"], proc.stderr)
+        assert "total images/sec:" in proc.stdout
+    untuned = runs[1]["argv"]
+    nchw = "--data_format=NCHW" in untuned
+    assert ("--mkl=True" in untuned) == nchw
 
 
 def test_eigen_build_gets_no_openmp_environment_and_nhwc():
@@ -138,10 +153,68 @@ def test_stand_in_runs_our_flags_says_so_and_its_figure_is_marked(gold6140):
     assert parsed.images_per_sec == 10.0 + 2 + 36  # made up from the thread flags
 
 
-@pytest.mark.parametrize("bad", ["--no_such_flag=1", "--batch_size=two", "--data_format=NCWH"])
-def test_stand_in_refuses_what_absl_refuses(bad):
-    proc = subprocess.run([sys.executable, str(STAND_IN), bad], capture_output=True, text=True)
-    assert proc.returncode == 2 and "Flags parsing error" in proc.stderr
+def stand_in(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(STAND_IN), *argv], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
+        (["--batch_size=two"], "flag --batch_size=two: invalid literal for int() with base 10"),
+        (["--data_format=NCWH"], "flag --data_format=NCWH: value should be one of <NHWC|NCHW>"),
+        (["--data_format=nchw"], "value should be one of <NHWC|NCHW>"),  # case-sensitive
+        (["--device=tpu"], "flag --device=tpu: value should be one of <cpu|gpu|CPU|GPU>"),
+        (["--local_parameter_device=host"], "value should be one of <cpu|gpu|CPU|GPU>"),
+        (["--variable_update=ps"], "value should be one of <parameter_server|replicated|"),
+        (["--job_name=chief"], "value should be one of <ps|worker|controller|>"),
+        (["--mkl=maybe"], "('Non-boolean argument to boolean flag', 'maybe')"),
+        (["--num_batches"], "Missing value for flag --num_batches"),
+    ],
+)
+def test_stand_in_refuses_what_absl_refuses_with_its_message_and_exit_1(argv, message):
+    proc = stand_in(*argv)
+    assert proc.returncode == 1, proc.stdout
+    lines = proc.stderr.splitlines()
+    assert lines[0] == f"FATAL Flags parsing error: {lines[0].split(': ', 1)[1]}"
+    assert message in lines[0]
+    assert lines[1] == "Pass --helpshort or --helpfull to see help on flags."
+    assert "total images/sec" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--device=cpu", "--data_format=NCHW"], "device=cpu requires that data_format=NHWC"),
+        (["--device=cpu", "--data_format=NCHW", "--nomkl"], "requires that data_format=NHWC"),
+        (["--device=cpu", "--distortions", "False"], "unknown positional arguments: ['False']"),
+        (["--job_name=worker", "--variable_update=replicated"], "in distributed mode: replicated"),
+        (["--variable_update=distributed_replicated"], "in local mode: distributed_replicated"),
+        (["--job_name=ps", "--variable_update=horovod"], "job_name should not be specified"),
+        (["--nomkl=1"], "--nomkl=1 does not take an argument"),
+    ],
+)
+def test_stand_in_raises_what_tf_cnn_benchmarks_raises(argv, message):
+    proc = stand_in("--num_batches=1", *argv)
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stderr.startswith("Traceback (most recent call last):")
+    assert f"ValueError: {message}" in proc.stderr or message in proc.stderr.splitlines()[-1]
+    assert "total images/sec" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--device=cpu", "--data_format=NHWC"],
+        ["--device=cpu", "--data_format=NCHW", "--mkl=True"],
+        ["--device=CPU", "--data_format=NCHW"],  # upstream compares the lower-case word only
+        ["--job_name=worker", "--variable_update=parameter_server", "--task_index=1"],
+    ],
+)
+def test_stand_in_runs_what_tf_cnn_benchmarks_runs(argv):
+    proc = stand_in("--num_batches=2", *argv)
+    assert proc.returncode == 0, proc.stderr
+    assert "total images/sec:" in proc.stdout
 
 
 # --------------------------------------------------------------------------- report marking

@@ -422,3 +422,15 @@ def test_synthetic_per_step_line_has_tf_cnn_benchmarks_form():
     assert line == "10\timages/sec: 128.0 +/- 0.0 (jitter = 0.0)\t7.250"
     run = results.parse_log(line + "\ntotal images/sec: 128.00\n")
     assert run.step_images_per_sec == 128.0 and run.steps == 10
+
+
+def test_local_cpu_flags_read_the_first_flags_line_as_preflight_does(tmp_path):
+    from dlrs_provision.benchmark import sweep
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 fma\n\n"
+        "processor\t: 1\nflags\t\t: fpu avx2 fma avx512_vnni\n"
+    )
+    assert sweep.local_cpu_flags(str(cpuinfo)) == ["avx2", "fma", "fpu"]
+    assert sweep.local_cpu_flags(str(tmp_path / "absent")) == []

@@ -62,6 +62,21 @@ def test_filter_with_topology_and_overrides(tmp_path):
     assert got["reserved_cpuset"] == "0-1,18-19,36-37,54-55" and got["num_inter_threads"] == 1
 
 
+@pytest.mark.parametrize(
+    ("features", "layout"), [(["avx2", "fma"], "NHWC"), (["avx_vnni"], "NCHW")]
+)
+def test_filter_takes_the_image_and_the_cpu_flags_preflight_recorded(tmp_path, features, layout):
+    """As the benchmark role calls it: an image not in the catalog is a stock TensorFlow,
+    which runs oneDNN (and so NCHW) only on CPUs with VNNI, BF16 or AMX."""
+    facts = {
+        "preflight_cpu_topology": tuning.parse_lscpu(lscpu_text(1, 4, 1)),
+        "preflight_cpu_features": features,
+    }
+    got = run_filter(tmp_path, facts, "facts | dlrs_tuning(variant='mkl', image='site/tf:2.21')")
+    assert got["data_format"] == layout
+    assert got == tuning.compute(facts, variant="mkl", image="site/tf:2.21").to_dict()
+
+
 def test_lscpu_filter_matches_parser(tmp_path):
     text = lscpu_text(1, 4, 2)
     got = run_filter(tmp_path, {"text": text}, "facts.text | dlrs_parse_lscpu")

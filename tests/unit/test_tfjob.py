@@ -308,6 +308,20 @@ def test_eigen_variant_has_no_openmp(tmp_path, validator):
     )
 
 
+@pytest.mark.parametrize(
+    ("features", "layout"), [(["avx2", "fma"], "NHWC"), (["amx_bf16"], "NCHW")]
+)
+def test_an_uncatalogued_mkl_image_gets_nchw_only_where_the_workers_cpu_runs_onednn(
+    tmp_path, validator, features, layout
+):
+    shape = shape_facts(2, 18, 2) | {"preflight_cpu_features": features}
+    all_vars = "dlrs_variant: mkl\ndlrs_image: registry.local:5000/site/tf:2.21"
+    inv, fdir = make(tmp_path, {"w01": ""}, {"w01": shape}, all_vars=all_vars)
+    job = tfjob.render(inv, fdir)
+    assert_valid(validator, job)
+    assert args_of(job["spec"]["tfReplicaSpecs"]["Worker"])["--data_format"] == layout
+
+
 def test_tensorflow_2_images_run_the_synthetic_benchmark_without_ps(tmp_path, validator):
     shape = shape_facts(2, 18, 2)
     inv, fdir = make(

@@ -158,3 +158,87 @@ def test_unknown_mode_or_variant_is_refused(gold6140):
         tuning.compute(gold6140, mode="double")
     with pytest.raises(ValueError, match="variant"):
         tuning.compute(gold6140, variant="cuda")
+
+
+# --------------------------------------------------------------------------- NCHW needs oneDNN
+
+# CPU-flag fixtures (never this machine's CPU): /proc/cpuinfo names, as preflight records them
+SKYLAKE_SP = ["avx2", "avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl", "fma"]
+CASCADE_LAKE = [*SKYLAKE_SP, "avx512_vnni"]
+SAPPHIRE_RAPIDS = [*CASCADE_LAKE, "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile"]
+EPYC_ZEN3 = ["avx", "avx2", "fma"]  # no AVX-512, no AVX-VNNI
+ALDER_LAKE = ["avx2", "avx_vnni", "fma"]
+STOCK_TF = "registry.local:5000/site/tensorflow-cpu:2.21"  # not in the catalog
+
+
+def test_a_catalogued_mkl_image_always_runs_onednn_so_nchw_holds_on_any_cpu():
+    for flags in (EPYC_ZEN3, SKYLAKE_SP, None):
+        t = tuning.compute(facts_for(1, 4, 1), variant="mkl", cpu_flags=flags)
+        assert t.data_format == "NCHW" and t.warnings == []
+        assert "always uses oneDNN" in t.sources["data_format"]
+    mirrored = "mirror:5000/clearlinux/stacks-dlrs-mkl:v0.5"
+    t = tuning.compute(facts_for(1, 4, 1), variant="mkl", image=mirrored, cpu_flags=EPYC_ZEN3)
+    assert t.data_format == "NCHW"
+
+
+@pytest.mark.parametrize(
+    ("flags", "found"),
+    [
+        (CASCADE_LAKE, "avx512_vnni"),
+        (SAPPHIRE_RAPIDS, "amx_bf16, amx_int8, amx_tile, avx512_bf16, avx512_vnni, avx_vnni"),
+        (ALDER_LAKE, "avx_vnni"),
+    ],
+)
+def test_a_stock_tensorflow_image_keeps_nchw_where_the_cpu_turns_onednn_on(flags, found):
+    t = tuning.compute(facts_for(1, 4, 1), variant="mkl", image=STOCK_TF, cpu_flags=flags)
+    assert t.data_format == "NCHW" and t.warnings == []
+    assert f"on by default on this CPU ({found})" in t.sources["data_format"]
+
+
+@pytest.mark.parametrize("flags", [EPYC_ZEN3, SKYLAKE_SP])
+def test_a_stock_tensorflow_image_gets_nhwc_and_a_warning_where_onednn_is_off(flags):
+    t = tuning.compute(facts_for(1, 4, 1), variant="mkl", image=STOCK_TF, cpu_flags=flags)
+    assert t.data_format == "NHWC"
+    (warning,) = t.warnings
+    assert warning.startswith("data_format NHWC instead of the mkl variant's NCHW")
+    assert "not in the catalog" in warning and "this CPU has none of them" in warning
+    assert "avx512_vnni, avx512_bf16, avx_vnni, amx_tile, amx_int8, amx_bf16" in warning
+    assert t.env["OMP_NUM_THREADS"] == "4"  # still an OpenMP variant: only the layout changes
+
+
+def test_unknown_cpu_flags_with_a_stock_image_mean_nhwc_and_say_to_run_preflight():
+    t = tuning.compute(facts_for(1, 4, 1), variant="mkl", image=STOCK_TF)
+    assert t.data_format == "NHWC"
+    assert "CPU flags are not known (run `dlrs-provision preflight`)" in t.warnings[0]
+
+
+def test_cpu_flags_come_from_the_facts_preflight_recorded(gold6140):
+    """The seed's 2 x Gold 6140 is a Skylake-SP: AVX-512 but no VNNI, so a stock TensorFlow
+    2.9+ build leaves oneDNN off there."""
+    facts = dict(gold6140, preflight_cpu_features=SKYLAKE_SP)
+    assert tuning.compute(facts, variant="mkl", image=STOCK_TF).data_format == "NHWC"
+    facts["preflight_cpu_features"] = CASCADE_LAKE
+    assert tuning.compute(facts, variant="mkl", image=STOCK_TF).data_format == "NCHW"
+
+
+def test_eigen_is_nhwc_whatever_the_cpu_and_an_explicit_policy_wins():
+    assert (
+        tuning.compute(facts_for(1, 2, 1), variant="eigen", cpu_flags=SAPPHIRE_RAPIDS).data_format
+        == "NHWC"
+    )
+    t = tuning.compute(facts_for(1, 2, 1), variant="mkl", onednn="never")
+    assert t.data_format == "NHWC" and "Eigen build" in t.warnings[0]
+    with pytest.raises(ValueError, match="oneDNN policy"):
+        tuning.compute(facts_for(1, 2, 1), variant="mkl", onednn="sometimes")
+
+
+def test_an_nchw_override_where_onednn_is_off_is_kept_with_a_warning():
+    t = tuning.compute(
+        facts_for(1, 2, 1),
+        variant="eigen",
+        image=STOCK_TF,
+        cpu_flags=EPYC_ZEN3,
+        overrides={"dlrs_data_format": "NCHW"},
+    )
+    assert t.data_format == "NCHW"
+    assert any(w.startswith("override data_format=NCHW") for w in t.warnings)

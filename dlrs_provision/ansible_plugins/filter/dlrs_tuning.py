@@ -22,13 +22,20 @@ except ImportError:  # pragma: no cover - depends on how Ansible was installed
 from ansible.errors import AnsibleFilterError
 
 
-def dlrs_tuning(facts, mode="single", variant="mkl", overrides=None):
-    """Return the tuning of one host as a plain dict (see tuning.Tuning.to_dict)."""
+def dlrs_tuning(facts, mode="single", variant="mkl", overrides=None, image=None):
+    """Return the tuning of one host as a plain dict (see tuning.Tuning.to_dict).
+
+    image: the image the host runs (None or empty: the variant's); with the host's
+    preflight_cpu_features in facts it decides whether NCHW holds (oneDNN kernels)."""
     facts = dict(facts or {})
     # Facts given as `ansible_facts` carry names without the ansible_ prefix; hostvars with it.
     try:
         result = tuning.compute(
-            facts, mode=str(mode), variant=str(variant), overrides=dict(overrides or {})
+            facts,
+            mode=str(mode),
+            variant=str(variant),
+            overrides=dict(overrides or {}),
+            image=str(image) if image else None,
         )
     except (tuning.FactsError, ValueError) as exc:
         raise AnsibleFilterError(f"dlrs_tuning: {exc}") from exc
