@@ -14,6 +14,7 @@ filter plugin in dlrs_provision/ansible_plugins/filter, every playbook.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,6 +318,27 @@ def _topology_from_processor_facts(facts: Mapping[str, Any], why: str = "") -> T
     return Topology(*shape, source=source + ", cross-checked", notes=tuple(notes))
 
 
+def _one_socket_without_siblings(topo: Topology, items: list[Any]) -> Topology:
+    """Without lscpu's topology, which CPUs share a core or a socket is unknown, except on one
+    socket without hyper-threads (a Xen guest, once cross-checked): there every CPU lscpu
+    lists is a core, so the CPUs to reserve for IO are known too."""
+    if topo.sockets != 1 or topo.threads_per_core != 1 or len(items) != topo.physical_cores:
+        return topo
+    try:
+        cpus = tuple(
+            LogicalCpu(
+                cpu=int(item["cpu"]),
+                core=n,
+                socket=0,
+                node=None if item.get("node") is None else int(item["node"]),
+            )
+            for n, item in enumerate(sorted(items, key=lambda i: int(i["cpu"])))
+        )
+    except (KeyError, TypeError, ValueError):
+        return topo
+    return dataclasses.replace(topo, cpus=cpus)
+
+
 def topology_from_facts(facts: Mapping[str, Any]) -> Topology:
     """Build the CPU topology from a host's Ansible facts.
 
@@ -330,9 +352,10 @@ def topology_from_facts(facts: Mapping[str, Any]) -> Topology:
     detailed = facts.get("preflight_cpu_topology")
     if detailed:
         if isinstance(detailed, list) and _lacks_topology(detailed):
-            return _topology_from_processor_facts(
+            topo = _topology_from_processor_facts(
                 facts, "lscpu shows no core/socket topology: the kernel exposes none"
             )
+            return _one_socket_without_siblings(topo, detailed)
         return _topology_from_cpu_list(detailed)
     return _topology_from_processor_facts(facts)
 

@@ -7,13 +7,14 @@ Derived facts come from Ansible's own fact code: LinuxHardware.get_cpu_facts fed
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 from ansible.module_utils.facts.hardware import linux
 from conftest import DATA, facts_for, lscpu_text
 
-from dlrs_provision import report, tuning
+from dlrs_provision import inventory, preflight, report, tuning
 
 LSCPU = DATA / "lscpu"
 CPUINFO = DATA / "cpuinfo"
@@ -213,3 +214,41 @@ def test_uneven_sockets_from_ansible_facts_alone_warn_through_nproc(monkeypatch)
     t = tuning.compute(facts)
     assert t.num_intra_threads == 48
     assert "ansible_processor_nproc is 94" in t.warnings[0]
+
+
+# --------------------------------------------------------------------------- preflight report
+
+
+def test_preflight_report_shows_the_cross_checked_shape_and_the_warnings(monkeypatch, tmp_path):
+    """A Xen PV guest's cached facts: the table shows 1 socket of 8 cores (not Ansible's
+    8s x 8c), and the calculator's warning follows it, naming the host."""
+    facts = ansible_cpu_facts(
+        monkeypatch, (CPUINFO / "xen-pv-8vcpu.txt").read_text(), xen=True, nproc=8
+    )
+    facts |= {
+        "ansible_memtotal_mb": 32000,
+        "ansible_distribution": "Debian",
+        "ansible_distribution_version": "12",
+        "preflight_numa_nodes": 0,
+        "preflight_tuning": tuning.compute(facts).to_dict(),
+    }
+    (tmp_path / "localhost").write_text(json.dumps(facts))
+    inv = inventory.load("inventory/localhost/hosts.yml")
+    reports = preflight.host_reports(inv, tmp_path, None)
+    assert reports[0].hardware.startswith("1s x 8c x 1t, 0 NUMA")
+    assert "inter 1, intra 8" in reports[0].tuning
+    text = preflight.render_reports(reports)
+    assert "warning: localhost: the processor facts contradict each other" in text
+
+
+def test_xen_guest_without_topology_still_gets_a_reserved_cpuset(monkeypatch):
+    """One socket, no hyper-threads: every CPU lscpu lists is a core, so the kubelet's
+    reservedSystemCPUs is known even without the kernel's topology."""
+    facts = ansible_cpu_facts(
+        monkeypatch, (CPUINFO / "xen-pv-8vcpu.txt").read_text(), xen=True, nproc=8
+    )
+    facts["preflight_cpu_topology"] = tuning.parse_lscpu(
+        (LSCPU / "no-topology-xen-guest.txt").read_text()
+    )
+    t = tuning.compute(facts, mode="multi")
+    assert (t.num_intra_threads, t.reserved_cores, t.reserved_cpuset) == (6, 2, "0-1")
