@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class HostReport:
     os: str
     tuning: str
     verdict: str
+    warnings: list[str] = field(default_factory=list)  # what the calculator could not settle
 
     def row(self) -> list[str]:
         return [self.host, self.role, self.hardware, self.os, self.tuning, self.verdict]
@@ -97,6 +98,7 @@ def host_reports(inv: Inventory, facts_dir: Path, result: RunResult | None) -> l
     reports = []
     for host in [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]:
         hardware = os_name = tuning = "-"
+        warnings: list[str] = []
         path = cached_facts_file(facts_dir, host)
         facts: dict[str, Any] = load_facts(path) if path else {}
         if facts.get("ansible_processor_count"):
@@ -106,10 +108,8 @@ def host_reports(inv: Inventory, facts_dir: Path, result: RunResult | None) -> l
                 for f in facts.get("preflight_cpu_features", [])
                 if f.startswith(("avx512f", "amx"))
             )
-            hardware = (
-                f"{facts['ansible_processor_count']}s x {facts.get('ansible_processor_cores')}c x "
-                f"{facts.get('ansible_processor_threads_per_core')}t, {numa} NUMA, "
-                f"{facts.get('ansible_memtotal_mb')} MiB" + (f", {features}" if features else "")
+            hardware = f"{_shape(facts)}, {numa} NUMA, {facts.get('ansible_memtotal_mb')} MiB" + (
+                f", {features}" if features else ""
             )
             os_name = (
                 f"{facts.get('ansible_distribution')} {facts.get('ansible_distribution_version')}"
@@ -122,6 +122,7 @@ def host_reports(inv: Inventory, facts_dir: Path, result: RunResult | None) -> l
             )
             if t.get("reserved_cpuset"):
                 tuning += f", reserved cpuset {t['reserved_cpuset']}"
+            warnings = [str(w) for w in t.get("warnings") or []]
         verdict = "not run"
         if result is not None and host in result.hosts:
             summary = result.hosts[host]
@@ -134,11 +135,32 @@ def host_reports(inv: Inventory, facts_dir: Path, result: RunResult | None) -> l
             )
             if verdict == "changed":
                 verdict = "ok"
-        reports.append(HostReport(host, inv.role(host), hardware, os_name, tuning, verdict))
+        reports.append(
+            HostReport(host, inv.role(host), hardware, os_name, tuning, verdict, warnings)
+        )
     return reports
 
 
+def _shape(facts: dict[str, Any]) -> str:
+    """Sockets x cores x threads as the calculator read them (cross-checked, per socket), else
+    as Ansible reported them."""
+    t = facts.get("preflight_tuning")
+    topo = t.get("topology") if isinstance(t, dict) else None
+    if isinstance(topo, dict) and {"sockets", "cores_per_socket", "threads_per_core"} <= set(topo):
+        cores = topo.get("cores_by_socket") or [topo["cores_per_socket"]]
+        per_socket = f"{cores[0]}" if len(set(cores)) == 1 else f"({'+'.join(map(str, cores))})"
+        return f"{topo['sockets']}s x {per_socket}c x {topo['threads_per_core']}t"
+    return (
+        f"{facts['ansible_processor_count']}s x {facts.get('ansible_processor_cores')}c x "
+        f"{facts.get('ansible_processor_threads_per_core')}t"
+    )
+
+
 def render_reports(reports: list[HostReport]) -> str:
-    return table(
+    text = table(
         [r.row() for r in reports], ["host", "role", "hardware", "os", "tuning", "verdict"]
     )
+    for r in reports:
+        for w in r.warnings:
+            text += f"\nwarning: {r.host}: {w}"
+    return text

@@ -21,11 +21,7 @@ def table(rows: list[list[str]], header: list[str] | None = None) -> str:
 def tuning_table(t: dict[str, Any]) -> str:
     topo = t["topology"]
     src = t["sources"]
-    head = (
-        f"{topo['sockets']} socket(s) x {topo['cores_per_socket']} cores x "
-        f"{topo['threads_per_core']} thread(s) = {topo['logical_cpus']} logical CPUs "
-        f"(from {topo['source']}); mode {t['mode']}, variant {t['variant']}"
-    )
+    head = f"{topo['summary']} (from {topo['source']}); mode {t['mode']}, variant {t['variant']}"
     reserved = str(t["reserved_cores"])
     if t["reserved_cpuset"]:
         reserved += f" (cpuset {t['reserved_cpuset']})"

@@ -16,6 +16,7 @@ filter plugin in dlrs_provision/ansible_plugins/filter, every playbook.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,20 +53,55 @@ class LogicalCpu:
 @dataclass(frozen=True)
 class Topology:
     sockets: int
-    cores_per_socket: int
-    threads_per_core: int
+    cores_per_socket: int  # the largest socket's cores; every socket's when they are equal
+    threads_per_core: int  # the most hyper-threads any core has online
     cpus: tuple[LogicalCpu, ...] | None = None  # known when preflight read `lscpu -p`
     source: str = "ansible facts"
+    socket_cores: tuple[int, ...] = ()  # cores of each socket; empty: cores_per_socket each
+    notes: tuple[str, ...] = ()  # why the facts were read the way they were (become warnings)
+
+    @property
+    def cores_by_socket(self) -> tuple[int, ...]:
+        return self.socket_cores or (self.cores_per_socket,) * self.sockets
+
+    @property
+    def even(self) -> bool:
+        return len(set(self.cores_by_socket)) == 1
 
     @property
     def physical_cores(self) -> int:
-        return self.sockets * self.cores_per_socket
+        return sum(self.cores_by_socket)
 
     @property
     def logical_cpus(self) -> int:
+        """The logical CPUs online (what lscpu lists), else cores x threads."""
         if self.cpus is not None:
             return len(self.cpus)
         return self.physical_cores * self.threads_per_core
+
+    @property
+    def offline_siblings(self) -> int:
+        """Hyper-threads missing from cores that have fewer online than the fullest core."""
+        return self.physical_cores * self.threads_per_core - self.logical_cpus
+
+    def summary(self) -> str:
+        """The topology line; it multiplies out: "2 socket(s) x 18 cores x 2 thread(s) = 72
+        logical CPUs", "2 sockets (24 + 23 cores) x 2 threads = 94 logical CPUs", and with a
+        sibling offline "... = 96 logical CPUs, 95 online (1 sibling offline)"."""
+        if self.even:
+            head = (
+                f"{self.sockets} socket(s) x {self.cores_per_socket} cores x "
+                f"{self.threads_per_core} thread(s)"
+            )
+        else:
+            cores = " + ".join(str(c) for c in self.cores_by_socket)
+            head = f"{self.sockets} sockets ({cores} cores) x {self.threads_per_core} thread(s)"
+        full = self.physical_cores * self.threads_per_core
+        text = f"{head} = {full} logical CPUs"
+        if self.offline_siblings > 0:
+            n = self.offline_siblings
+            text += f", {self.logical_cpus} online ({n} sibling{'s' if n > 1 else ''} offline)"
+        return text
 
 
 @dataclass
@@ -97,10 +133,12 @@ class Tuning:
             "topology": {
                 "sockets": topo.sockets,
                 "cores_per_socket": topo.cores_per_socket,
+                "cores_by_socket": list(topo.cores_by_socket),
                 "threads_per_core": topo.threads_per_core,
                 "physical_cores": topo.physical_cores,
                 "logical_cpus": topo.logical_cpus,
                 "source": topo.source,
+                "summary": topo.summary(),
             },
             "sources": dict(self.sources),
             "overrides": dict(self.overrides),
@@ -131,26 +169,46 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
+def _optional_int(facts: Mapping[str, Any], name: str) -> int | None:
+    """A fact that only serves as a cross-check: None when absent or unusable."""
+    try:
+        return _positive_int(_fact(facts, name), f"ansible_{name}")
+    except FactsError:
+        return None
+
+
 def parse_lscpu(text: str) -> list[dict[str, int | None]]:
     """Parse `lscpu -p=CPU,CORE,SOCKET,NODE` into a list of logical CPUs.
 
-    Offline CPUs and comment lines are skipped; an empty NODE column (no NUMA) becomes None.
+    lscpu lists online CPUs only and prints an empty column for what the kernel does not tell
+    (util-linux sys-utils/lscpu.c): an empty NODE (no NUMA) and, on kernels that expose no CPU
+    topology (old two-socket servers, Xen guests), empty CORE and SOCKET columns (`0,,,0`).
+    Those become None: "no topology", not an error; the calculator then uses the facts.
     """
     cpus: list[dict[str, int | None]] = []
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        cols = line.split(",")
+        cols = [c.strip() for c in line.split(",")]
         if len(cols) < 3:
             raise FactsError(f"cannot read lscpu line {line!r}: expected CPU,CORE,SOCKET,NODE")
         try:
-            cpu, core, socket = (int(c) for c in cols[:3])
-            node = int(cols[3]) if len(cols) > 3 and cols[3] != "" else None
+            cpu = int(cols[0])
+            core, socket, node = (
+                int(c) if c != "" else None for c in (*cols[1:3], cols[3] if len(cols) > 3 else "")
+            )
         except ValueError:
             raise FactsError(f"cannot read lscpu line {line!r}: not numbers") from None
         cpus.append({"cpu": cpu, "core": core, "socket": socket, "node": node})
     return cpus
+
+
+def _lacks_topology(items: Iterable[Mapping[str, Any]]) -> bool:
+    return any(
+        isinstance(item, Mapping) and (item.get("core") is None or item.get("socket") is None)
+        for item in items
+    )
 
 
 def _topology_from_cpu_list(items: Iterable[Mapping[str, Any]]) -> Topology:
@@ -172,19 +230,115 @@ def _topology_from_cpu_list(items: Iterable[Mapping[str, Any]]) -> Topology:
     if not cpus:
         raise FactsError("fact preflight_cpu_topology is empty")
     sockets = sorted({c.socket for c in cpus})
-    cores = {(c.socket, c.core) for c in cpus}
-    per_socket = {s: len({core for sock, core in cores if sock == s}) for s in sockets}
-    if len(set(per_socket.values())) != 1:
-        raise FactsError(
-            f"sockets have different core counts {per_socket}; the rules assume equal sockets"
-        )
+    threads: dict[tuple[int, int], int] = {}
+    for c in cpus:
+        threads[(c.socket, c.core)] = threads.get((c.socket, c.core), 0) + 1
+    per_socket = tuple(sum(1 for s, _ in threads if s == socket) for socket in sockets)
     return Topology(
         sockets=len(sockets),
-        cores_per_socket=next(iter(per_socket.values())),
-        threads_per_core=max(1, len(cpus) // len(cores)),
+        cores_per_socket=max(per_socket),
+        # the fullest core: a core whose sibling is offline shows one CPU, and must not turn a
+        # hyper-threaded host into one without (the logical CPUs online stay what lscpu lists)
+        threads_per_core=max(threads.values()),
         cpus=tuple(sorted(cpus, key=lambda c: c.cpu)),
         source="lscpu topology",
+        socket_cores=per_socket if len(set(per_socket)) > 1 else (),
     )
+
+
+def _topology_from_processor_facts(facts: Mapping[str, Any], why: str = "") -> Topology:
+    """sockets x cores x threads from Ansible's processor facts, cross-checked.
+
+    processor_vcpus and processor_nproc are the witnesses. On most hosts Ansible computes vcpus
+    as count x cores x threads, so they agree. On a Xen PV guest (ansible-core
+    module_utils/facts/hardware/linux.py, get_cpu_facts) it sets processor_count and
+    processor_cores both to the number of processors in /proc/cpuinfo and vcpus to that number:
+    count x cores x threads is then the square of the vCPUs. When the product disagrees with
+    vcpus, the logical-CPU count that two numbers agree on wins, and the topology is rebuilt
+    from it keeping, in this order, cores and threads (sockets derived), sockets and threads
+    (cores derived), sockets and cores (threads derived), else 1 socket of that many cores.
+    """
+    count = _positive_int(_fact(facts, "processor_count"), "ansible_processor_count")
+    cores = _positive_int(_fact(facts, "processor_cores"), "ansible_processor_cores")
+    threads = _positive_int(
+        _fact(facts, "processor_threads_per_core"), "ansible_processor_threads_per_core"
+    )
+    vcpus = _optional_int(facts, "processor_vcpus")
+    nproc = _optional_int(facts, "processor_nproc")
+    source = "ansible facts" + (f" ({why})" if why else "")
+    notes = [f"{why}; the topology comes from the Ansible facts"] if why else []
+    product = count * cores * threads
+    shown = (
+        f"ansible_processor_count {count} x ansible_processor_cores {cores} x "
+        f"ansible_processor_threads_per_core {threads} = {product}"
+    )
+    if vcpus is None or vcpus == product:
+        if nproc is not None and nproc != product:
+            notes.append(
+                f"ansible_processor_nproc is {nproc}, not the {product} logical CPUs of {shown}: "
+                "nproc counts only the CPUs the Ansible process may run on (CPUAffinity, "
+                "cpusets), so the facts are kept"
+            )
+        return Topology(count, cores, threads, source=source, notes=tuple(notes))
+    if nproc == product:  # vcpus is the odd one out
+        notes.append(
+            f"{shown}, which ansible_processor_nproc {nproc} confirms; "
+            f"ansible_processor_vcpus {vcpus} is ignored"
+        )
+        return Topology(count, cores, threads, source=source, notes=tuple(notes))
+    logical = vcpus
+    witness = f"ansible_processor_vcpus {vcpus}"
+    if nproc == vcpus:
+        witness += f" (ansible_processor_nproc {nproc} agrees)"
+    elif nproc is not None:
+        witness += f" (ansible_processor_nproc {nproc} does not agree either)"
+    names = {
+        "count": f"ansible_processor_count {count}",
+        "cores": f"ansible_processor_cores {cores}",
+        "threads": f"ansible_processor_threads_per_core {threads}",
+    }
+    candidates = [
+        ("count", (logical // (cores * threads), cores, threads), cores * threads),
+        ("cores", (count, logical // (count * threads), threads), count * threads),
+        ("threads", (count, cores, logical // (count * cores)), count * cores),
+    ]
+    for ignored, shape, divisor in candidates:
+        if logical % divisor == 0 and min(shape) >= 1:
+            trusted = [names[k] for k in names if k != ignored]
+            break
+    else:
+        ignored, shape, trusted = "all", (1, logical, 1), []
+    xen = " (how Ansible reports a Xen PV guest)" if count == cores == vcpus else ""
+    ignored_text = (
+        names[ignored] if ignored != "all" else "ansible_processor_count, _cores and _threads"
+    )
+    notes.append(
+        f"the processor facts contradict each other{xen}: {shown}, but {witness}. Trusted "
+        f"{', '.join([witness.split(' (')[0], *trusted])}; ignored {ignored_text}; planned as "
+        f"{shape[0]} socket(s) x {shape[1]} cores x {shape[2]} thread(s) = {logical} logical CPUs"
+    )
+    return Topology(*shape, source=source + ", cross-checked", notes=tuple(notes))
+
+
+def _one_socket_without_siblings(topo: Topology, items: list[Any]) -> Topology:
+    """Without lscpu's topology, which CPUs share a core or a socket is unknown, except on one
+    socket without hyper-threads (a Xen guest, once cross-checked): there every CPU lscpu
+    lists is a core, so the CPUs to reserve for IO are known too."""
+    if topo.sockets != 1 or topo.threads_per_core != 1 or len(items) != topo.physical_cores:
+        return topo
+    try:
+        cpus = tuple(
+            LogicalCpu(
+                cpu=int(item["cpu"]),
+                core=n,
+                socket=0,
+                node=None if item.get("node") is None else int(item["node"]),
+            )
+            for n, item in enumerate(sorted(items, key=lambda i: int(i["cpu"])))
+        )
+    except (KeyError, TypeError, ValueError):
+        return topo
+    return dataclasses.replace(topo, cpus=cpus)
 
 
 def topology_from_facts(facts: Mapping[str, Any]) -> Topology:
@@ -192,20 +346,20 @@ def topology_from_facts(facts: Mapping[str, Any]) -> Topology:
 
     ansible_processor_count is the number of sockets, ansible_processor_cores the cores per
     socket and ansible_processor_threads_per_core the hyper-threads per core. When preflight
-    stored the logical-CPU map (preflight_cpu_topology, from lscpu), it is used instead.
+    stored the logical-CPU map (preflight_cpu_topology, from lscpu), it is used instead, unless
+    lscpu showed no core/socket topology: then the facts are used, with a note saying why.
     """
     if not isinstance(facts, Mapping):
         raise FactsError(f"facts must be a mapping, got {type(facts).__name__}")
     detailed = facts.get("preflight_cpu_topology")
     if detailed:
+        if isinstance(detailed, list) and _lacks_topology(detailed):
+            topo = _topology_from_processor_facts(
+                facts, "lscpu shows no core/socket topology: the kernel exposes none"
+            )
+            return _one_socket_without_siblings(topo, detailed)
         return _topology_from_cpu_list(detailed)
-    return Topology(
-        sockets=_positive_int(_fact(facts, "processor_count"), "ansible_processor_count"),
-        cores_per_socket=_positive_int(_fact(facts, "processor_cores"), "ansible_processor_cores"),
-        threads_per_core=_positive_int(
-            _fact(facts, "processor_threads_per_core"), "ansible_processor_threads_per_core"
-        ),
-    )
+    return _topology_from_processor_facts(facts)
 
 
 def cpu_flags_from_facts(facts: Mapping[str, Any]) -> tuple[str, ...] | None:
@@ -263,13 +417,19 @@ def format_cpuset(cpus: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def _reserved_cpus(topo: Topology, per_socket: int) -> list[int] | None:
-    """The logical CPUs of the first `per_socket` physical cores of every socket, siblings too."""
+def _reserve_per_socket(topo: Topology) -> tuple[int, ...]:
+    """Multi-node: the cores each socket keeps for IO, 2 unless that would leave it none."""
+    return tuple(min(IO_CORES_PER_SOCKET, cores - 1) for cores in topo.cores_by_socket)
+
+
+def _reserved_cpus(topo: Topology, per_socket: tuple[int, ...]) -> list[int] | None:
+    """The logical CPUs of the first physical cores of every socket (per_socket[i] of socket i),
+    siblings too."""
     if topo.cpus is None:
         return None
     chosen: list[int] = []
-    for socket in sorted({c.socket for c in topo.cpus}):
-        cores = sorted({c.core for c in topo.cpus if c.socket == socket})[:per_socket]
+    for socket, keep in zip(sorted({c.socket for c in topo.cpus}), per_socket, strict=True):
+        cores = sorted({c.core for c in topo.cpus if c.socket == socket})[:keep]
         chosen += [c.cpu for c in topo.cpus if c.socket == socket and c.core in cores]
     return sorted(chosen)
 
@@ -303,36 +463,57 @@ def compute(
     warnings: list[str] = []
     sources: dict[str, str] = {}
 
-    reserve_per_socket = 0
+    warnings += list(topo.notes)
+    # The rules are per socket, so uneven sockets (a core offline on one) need no special case:
+    # intra is the sum over sockets of their cores, less what each keeps for IO (multi node).
+    reserve = (0,) * topo.sockets
     if mode == "multi":
-        reserve_per_socket = min(IO_CORES_PER_SOCKET, topo.cores_per_socket - 1)
-        if reserve_per_socket < IO_CORES_PER_SOCKET:
+        reserve = _reserve_per_socket(topo)
+        small = sorted({c for c, r in zip(topo.cores_by_socket, reserve, strict=True) if r < 2})
+        if small:
             warnings.append(
-                f"host has {topo.cores_per_socket} core(s) per socket: reserving "
-                f"{reserve_per_socket} instead of {IO_CORES_PER_SOCKET} per socket for IO "
+                f"host has {' or '.join(map(str, small))} core(s) on a socket: reserving "
+                f"{reserve[0] if len(set(reserve)) == 1 else ' + '.join(map(str, reserve))}"
+                f" instead of {IO_CORES_PER_SOCKET} per socket for IO "
                 "so that at least one core per socket is left for TensorFlow"
             )
-    reserved_count = reserve_per_socket * topo.sockets
+    reserved_count = sum(reserve)
+    even_reserve = len(set(reserve)) == 1
     sources["reserved_cores"] = (
-        f"{reserve_per_socket} physical core(s) per socket kept for IO, with their hyper-threads"
+        (
+            f"{reserve[0]} physical core(s) per socket kept for IO, with their hyper-threads"
+            if even_reserve
+            else f"{' + '.join(map(str, reserve))} physical core(s) (by socket) kept for IO, "
+            "with their hyper-threads"
+        )
         if mode == "multi"
         else "single node: none kept"
     )
-    reserved_cpus = _reserved_cpus(topo, reserve_per_socket) if reserve_per_socket else []
+    reserved_cpus = _reserved_cpus(topo, reserve) if reserved_count else []
     reserved_cpuset = None if reserved_cpus is None else format_cpuset(reserved_cpus)
 
     inter = topo.sockets
     sources["num_inter_threads"] = f"sockets = {topo.sockets}"
     intra = topo.physical_cores - reserved_count
+    cores_text = (
+        f"{topo.sockets} socket(s) x {topo.cores_per_socket}"
+        if topo.even
+        else " + ".join(map(str, topo.cores_by_socket))
+    )
     if mode == "multi":
         sources["num_intra_threads"] = (
-            f"physical cores {topo.physical_cores} - {reserve_per_socket} per socket "
-            f"x {topo.sockets} kept for IO"
+            f"physical cores {topo.physical_cores}"
+            + ("" if topo.even else f" ({cores_text})")
+            + " - "
+            + (
+                f"{reserve[0]} per socket x {topo.sockets}"
+                if even_reserve
+                else " - ".join(map(str, reserve))
+            )
+            + " kept for IO"
         )
     else:
-        sources["num_intra_threads"] = (
-            f"physical cores = {topo.sockets} socket(s) x {topo.cores_per_socket}"
-        )
+        sources["num_intra_threads"] = f"physical cores = {cores_text}"
     data_format = var.data_format
     sources["data_format"] = f"variant {var.name}"
     if onednn is None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FACTS, lscpu_text
+from conftest import DATA, FACTS, facts_for, lscpu_text
 
 from dlrs_provision import runner, tuning
 
@@ -98,3 +98,17 @@ def test_real_facts_file_through_ansible(tmp_path):
     facts = json.loads((FACTS / "this-machine-setup.json").read_text())["ansible_facts"]
     got = run_filter(tmp_path, facts, "facts | dlrs_tuning")
     assert got == tuning.compute(facts).to_dict()
+
+
+def test_blank_lscpu_topology_through_ansible_falls_back_to_the_facts(tmp_path):
+    """The preflight role's two filters on a kernel without CPU topology: no failure, a warning."""
+    text = (DATA / "lscpu" / "no-topology-2s-numa.txt").read_text()
+    facts = facts_for(2, 4, 2) | {"text": text}
+    got = run_filter(
+        tmp_path,
+        facts,
+        "facts | combine({'preflight_cpu_topology': facts.text | dlrs_parse_lscpu}) | dlrs_tuning",
+    )
+    assert (got["num_inter_threads"], got["num_intra_threads"]) == (2, 8)
+    assert got["topology"]["source"].startswith("ansible facts (lscpu shows no core/socket")
+    assert any("no core/socket topology" in w for w in got["warnings"])

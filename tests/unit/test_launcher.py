@@ -286,12 +286,13 @@ def test_no_exclusive_cpuset_keeps_the_rendered_values(tmp_path):
     assert "static CPU manager" in message and "keeping the rendered" in message
 
 
-def test_uneven_sockets_keep_the_rendered_values(tmp_path):
-    """The calculator assumes equal sockets; a pod split 3 + 1 cores is refused, not guessed."""
+def test_a_pod_split_unevenly_over_sockets_gets_the_per_socket_rules(tmp_path):
+    """The rules are per socket (issue #11): a pod of 3 + 1 cores gets inter 2, intra 3 + 1."""
     cg, sysfs = fake_node(tmp_path, 2, 4, 1, "0-2,4")
     values, message = launcher.derive_threads("mkl", {}, cg, sysfs)
-    assert values is None
-    assert "different core counts" in message
+    assert (values["num_inter_threads"], values["num_intra_threads"]) == (2, 4)
+    assert values["env"]["OMP_NUM_THREADS"] == "4"
+    assert "4 core(s) on 2 socket(s)" in message
 
 
 def test_unreadable_topology_keeps_the_rendered_values(tmp_path):

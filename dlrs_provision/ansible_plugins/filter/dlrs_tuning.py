@@ -43,7 +43,10 @@ def dlrs_tuning(facts, mode="single", variant="mkl", overrides=None, image=None)
 
 
 def dlrs_parse_lscpu(text):
-    """`lscpu -p=CPU,CORE,SOCKET,NODE` output -> [{cpu, core, socket, node}, ...]."""
+    """`lscpu -p=CPU,CORE,SOCKET,NODE` output -> [{cpu, core, socket, node}, ...].
+
+    Blank columns (a kernel without CPU topology prints `0,,,0`) give None, not an error:
+    dlrs_tuning then uses the processor facts and warns."""
     try:
         return tuning.parse_lscpu(str(text))
     except tuning.FactsError as exc:
