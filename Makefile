@@ -1,5 +1,5 @@
 # dlrs-provision developer and CI targets.
-#   make demo       set up, start the local sandbox, run `dlrs-provision cluster` on it
+#   make demo       set up, start the local sandbox, build the cluster on it, run the benchmarks
 #   make test       everything CI runs: lint, unit, role (molecule) and end-to-end tests
 #   make test-fast  lint and unit tests only (no containers), for the edit loop
 #   make molecule   every role scenario (ROLES="preflight" for one role's)

@@ -576,15 +576,20 @@ def _push_stack_images(builder: ImageBuilder, registry_port: int, say: Echo) -> 
         wanted = image_id(local)
         if _registry_config_digest(registry_port, repo, tag) == wanted:
             continue
-        target = f"127.0.0.1:{registry_port}/{ref}"
         say(f"pushing {local} as mirror:5000/{ref}")
-        run_docker(["tag", local, target])
-        try:
-            run_docker(["push", target], timeout=600)
-        finally:
-            run_docker(["image", "rm", target], check=False)  # only the temporary tag
+        _push_as(local, registry_port, ref)
         pushed.append(ref)
     return pushed
+
+
+def _push_as(local: str, registry_port: int, ref: str) -> None:
+    """Push the local image as REF into the mirror's registry, through a temporary tag."""
+    target = f"127.0.0.1:{registry_port}/{ref}"
+    run_docker(["tag", local, target])
+    try:
+        run_docker(["push", target], timeout=600)
+    finally:
+        run_docker(["image", "rm", target], check=False)  # only the temporary tag
 
 
 def _push_control_plane_images(root: Path, registry_port: int, say: Echo) -> list[str]:
@@ -597,12 +602,7 @@ def _push_control_plane_images(root: Path, registry_port: int, say: Echo) -> lis
         repo, _, tag = ref.rpartition(":")
         if _registry_config_digest(registry_port, repo, tag) == wanted:
             continue
-        target = f"127.0.0.1:{registry_port}/{ref}"
-        run_docker(["tag", local, target])
-        try:
-            run_docker(["push", target], timeout=600)
-        finally:
-            run_docker(["image", "rm", target], check=False)  # only the temporary tag
+        _push_as(local, registry_port, ref)
         pushed.append(ref)
     return pushed
 

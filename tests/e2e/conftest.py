@@ -1,7 +1,8 @@
 """End-to-end tests run against the local sandbox (`dlrs-provision sandbox`).
 
-One sandbox serves the whole test session: three hosts, node1 Debian (master), node2 Clear Linux
-(the stand-in), node3 Debian, plus the mirror host. Tests that use it must not disturb each other
+One sandbox serves the whole test session: four hosts, the seed's layout of a master and three
+workers (node1 Debian, the master; node2 and node4 Clear-Linux-like; node3 Debian), plus the
+mirror host. Tests that use it must not disturb each other
 (no host left changed in a way another test would notice). It is taken down at the end of the
 session, also after failures, unless DLRS_KEEP_SANDBOX=1 (to look at it, or to save the ~10 s of
 a warm `up` on the next run).
@@ -22,7 +23,7 @@ from dlrs_provision import sandbox as sandbox_api
 from dlrs_provision.errors import UsageError
 
 E2E_DIR = Path(__file__).resolve().parent
-SANDBOX_NODES = 3
+SANDBOX_NODES = 4
 SANDBOX_OS = "mixed"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from dlrs_provision import paths
 
 CLI = str(Path(sys.executable).parent / "dlrs-provision")
-NODES = ("node1", "node2", "node3")
+NODES = ("node1", "node2", "node3", "node4")
 MIRROR = "dlrs-sandbox-mirror"
 
 

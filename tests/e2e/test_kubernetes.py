@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "kubernetes.yml"
-WORKERS = ("node2", "node3")
+WORKERS = ("node2", "node3", "node4")
 PREFIX = "dlrs.intel.com/"
 INIT = "Initialise the control plane (only a master without admin.conf)"
 # kubeadm bootstrap tokens: [a-z0-9]{6}.[a-z0-9]{16}

@@ -24,7 +24,7 @@ from dlrs_provision.sandbox.cluster import http_get
 
 pytestmark = pytest.mark.e2e
 
-NODES = ["node1", "node2", "node3"]
+NODES = ["node1", "node2", "node3", "node4"]
 # The mirror is plain HTTP (as at many sites): swupd then wants --allow-insecure-http.
 INSECURE = "--allow-insecure-http"
 

@@ -35,6 +35,7 @@ from k8s_stand_in.node import (
     register_node,
     tls_bootstrap,
 )
+from k8s_stand_in.scheduler import QUANTITY_SUFFIX
 from k8s_stand_in.util import (
     Root,
     atomic_write,
@@ -107,26 +108,6 @@ def fail(message: str) -> KubeletExit:
 # quantities
 
 
-_SUFFIX = {
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-    "Pi": 1024**5,
-    "Ei": 1024**6,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "": 1,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-}
-
-
 def quantity(text: Any) -> float:
     m = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\s*", str(text))
     if not m:
@@ -134,7 +115,7 @@ def quantity(text: Any) -> float:
             "quantities must match the regular expression "
             f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}"
         )
-    return float(m.group(1)) * _SUFFIX[m.group(2) or ""]
+    return float(m.group(1)) * QUANTITY_SUFFIX[m.group(2) or ""]
 
 
 def cpu_text(cores: float) -> str:

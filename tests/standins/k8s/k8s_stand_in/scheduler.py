@@ -31,7 +31,7 @@ DEFAULT_SCHEDULER = "default-scheduler"
 # built-in PriorityClasses (pkg/apis/scheduling: SystemCriticalPriority = 2000000000)
 SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
-_SUFFIX = {
+QUANTITY_SUFFIX = {
     "Ki": 2**10,
     "Mi": 2**20,
     "Gi": 2**30,
@@ -57,7 +57,7 @@ def amount(text: Any, milli: bool = False) -> int:
     m = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\s*", str(text))
     if not m:
         raise ValueError(f"quantities must match the regular expression: {text!r}")
-    value = float(m.group(1)) * _SUFFIX[m.group(2) or ""] * (1000 if milli else 1)
+    value = float(m.group(1)) * QUANTITY_SUFFIX[m.group(2) or ""] * (1000 if milli else 1)
     return int(-(-value // 1))
 
 
