@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_k8s_stand_ins import Host, free_port
+from test_k8s_stand_ins import FakeRegistry, Host, free_port, imagepull
 
 from dlrs_provision import runner
 
@@ -202,6 +202,14 @@ def test_rendered_init_and_join_are_taken_by_kubeadm_of_that_version(
     worker = Host(scratch, "worker")
     for host in (master, worker):  # /var/run is /run on the hosts; the roles name /run
         (host.root / "run").symlink_to("var/run")
+    # kubeadm's ImagePull preflight asks the image repository for every control-plane image of
+    # this version: a registry on 127.0.0.1 holds them, and the template points at it
+    registry = FakeRegistry()
+    for image in imagepull.required_images(
+        {"imageRepository": registry.host, "etcd": {"local": {}}}, stand_in_version
+    ):
+        registry.add(image)
+    registry.trust_from(master.root)
     try:
         short = master.ok("kubeadm", "version", "-o", "short").stdout
         assert short.strip() == f"v{stand_in_version}"
@@ -215,6 +223,7 @@ def test_rendered_init_and_join_are_taken_by_kubeadm_of_that_version(
                 "kubeadm_master_advertise_address": "127.0.0.1",
                 "kubeadm_master_api_port": port,
                 "kubeadm_master_node_name": "master",
+                "kubeadm_master_image_repository": registry.host,
                 "groups": {"workers": ["worker"]},
             },
         )
@@ -258,4 +267,5 @@ def test_rendered_init_and_join_are_taken_by_kubeadm_of_that_version(
         if pid_file.is_file():
             master.run("kubeadm", "reset", "-f")
         master.close()
+        registry.close()
         worker.close()
