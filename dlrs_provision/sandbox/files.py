@@ -36,8 +36,13 @@ POD_NETWORK_FILE = "pod-network-stand-in.yaml"
 TRAINING_OPERATOR_FILE = "training-operator-stand-in.yaml"
 # The stand-in cluster runs no containers, so a pod network is only objects to apply: flannel's
 # namespace, its net-conf ConfigMap and its DaemonSet in the shape of flannel v0.26's
-# kube-flannel.yml (tolerations, affinity, priority, the kube-flannel container's requests of
-# 100m cpu and 50Mi), so that its pods take their room on every node as they do on a real one.
+# kube-flannel.yml (tolerations, affinity, priority, the kube-flannel container's 50Mi), so that
+# its pods take their room on every node as they do on a real one. One difference, on purpose:
+# no cpu request (flannel's is 100m). The sandbox's nodes have the 2 CPUs of the build machine,
+# and the static CPU manager's reservation for IO leaves 1 allocatable: flannel's 100m would
+# leave no whole CPU for any benchmark pod, as on a real 2-CPU node (the benchmark then refuses
+# the node, naming what takes its room: tests/unit/test_tfjob.py and the scheduler stand-in's
+# tests show that case with the real 100m).
 POD_NETWORK_STAND_IN = """\
 # dlrs-provision STAND-IN of a pod network manifest (sandbox only; not flannel): the namespace,
 # the net-conf and the DaemonSet of flannel, whose pods the stand-in cluster schedules and never
@@ -84,7 +89,7 @@ spec:
       - name: kube-flannel
         image: stand-in.invalid/flannel:v0.26.4
         resources:
-          requests: {cpu: 100m, memory: 50Mi}
+          requests: {memory: 50Mi}  # flannel: cpu 100m (see above)
 """
 KEY_COMMENT = "dlrs-provision-sandbox"
 
