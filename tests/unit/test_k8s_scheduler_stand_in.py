@@ -683,3 +683,28 @@ def test_a_daemon_pod_survives_a_new_noschedule_taint_but_not_a_noexecute_one(
     n["spec"]["taints"] = [{"key": "maintenance", "effect": "NoExecute"}]
     controllers.Controllers(store, registry).reconcile()
     assert store.items(pods_r) == []
+
+
+@pytest.mark.parametrize(
+    ("replicas", "port"), [({"PS": 1, "Worker": 2}, 2222), ({"Worker": 3}, 2345), ({"PS": 2}, 2222)]
+)
+def test_operator_tf_config_agrees_with_the_distributed_tensorflow_test_helper(replicas, port):
+    """Two readings of the operator's genTFConfigJSONStr, written apart: the stand-in operator's
+    (what sandbox pods get) and tests/tf/tf_config.py's (what the real-TensorFlow test launches
+    with). For every replica of these jobs both give the same bytes."""
+    sys.path.insert(0, str(REPO / "tests" / "tf"))
+    import tf_config
+
+    ports = [{"name": "tfjob-port", "containerPort": port}]
+    template = {"spec": {"containers": [{"name": "tensorflow", "ports": ports}]}}
+    job = {
+        "metadata": {"name": "dlrs-resnet50", "namespace": "default"},
+        "spec": {"tfReplicaSpecs": {t: {"replicas": n, "template": template}
+                                    for t, n in replicas.items()}},
+    }  # fmt: skip
+    specs = job["spec"]["tfReplicaSpecs"]
+    for rtype, n in replicas.items():
+        for index in range(n):
+            ours = controllers.tf_config(job, specs, rtype, index)
+            assert ours == tf_config.tf_config(job, rtype, index), (rtype, index)
+            assert json.loads(ours)["task"] == {"type": rtype.lower(), "index": index}
