@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e_support import NODES
 
 from dlrs_provision import paths, tuning
 from dlrs_provision import sandbox as sandbox_api
@@ -48,7 +49,7 @@ def test_preflight_reports_the_hardware_the_hosts_really_see(sandbox, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     reached = {x["host"]: x["result"] for x in lines if x["kind"] == "reach"}
-    assert reached == {"node1": "ok", "node2": "ok", "node3": "ok"}
+    assert reached == dict.fromkeys(NODES, "ok")
     report = next(x for x in lines if x["kind"] == "preflight")
     hosts = {h["host"]: h for h in report["hosts"]}
     assert {h["verdict"] for h in hosts.values()} == {"ok"}
@@ -56,7 +57,7 @@ def test_preflight_reports_the_hardware_the_hosts_really_see(sandbox, tmp_path):
     assert hosts["node1"]["os"].startswith("Debian 12")
 
     topo = controller_topology()
-    for node in ("node1", "node2", "node3"):
+    for node in NODES:
         facts = load_facts(cached_facts_file(tmp_path / "facts", node))
         assert facts["ansible_processor_count"] == topo.sockets
         assert facts["ansible_processor_cores"] == topo.cores_per_socket
@@ -91,7 +92,7 @@ def test_stopped_host_is_unreachable_within_seconds_while_others_are_checked(san
         docker("start", node.container)
         # the restarted container has a new published port: `up` writes the inventory anew,
         # and the session's state (shared with the other tests) takes the new ports
-        fresh = sandbox_api.up(nodes=3, os="mixed")
+        fresh = sandbox_api.up(nodes=len(NODES), os="mixed")
         sandbox.nodes[:] = fresh.nodes
 
 
@@ -135,7 +136,8 @@ def test_clear_linux_host_below_26240_fails_the_support_check(sandbox, tmp_path)
                 rows.setdefault(line.split()[0], line)
         assert "Clear Linux OS 26000 is not supported" in rows["node2"]
         assert "26240 or newer" in rows["node2"]
-        assert rows["node1"].rstrip().endswith("ok") and rows["node3"].rstrip().endswith("ok")
+        for other in ("node1", "node3", "node4"):
+            assert rows[other].rstrip().endswith("ok"), rows[other]
 
         proc = run_cli("preflight", sandbox.inventory, "-v", state_dir=tmp_path / "b")
         assert proc.returncode == 0, proc.stdout + proc.stderr

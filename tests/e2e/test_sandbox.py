@@ -134,7 +134,7 @@ def test_debian_nodes_report_debian(sandbox):
         assert "ID=debian" in result.stdout.splitlines()
 
 
-def test_ansible_sees_node2_as_clear_linux_and_the_others_as_debian(sandbox):
+def test_ansible_sees_the_even_nodes_as_clear_linux_and_the_others_as_debian(sandbox):
     result = subprocess.run(
         [ansible_bin("ansible"), "-i", sandbox.inventory, "all", "-m", "setup",
          "-a", "filter=ansible_distribution*,ansible_os_family,ansible_pkg_mgr"],
@@ -151,10 +151,11 @@ def test_ansible_sees_node2_as_clear_linux_and_the_others_as_debian(sandbox):
         host: outcome["ansible_facts"]
         for host, outcome in json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"].items()
     }
-    assert facts["node2"]["ansible_distribution"] == "Clear Linux OS"
-    assert facts["node2"]["ansible_os_family"] == "ClearLinux"
-    assert facts["node2"]["ansible_distribution_version"] == "26240"
-    assert facts["node2"]["ansible_pkg_mgr"] == "swupd"
+    for node in ("node2", "node4"):  # mixed: even nodes are Clear-Linux-like
+        assert facts[node]["ansible_distribution"] == "Clear Linux OS"
+        assert facts[node]["ansible_os_family"] == "ClearLinux"
+        assert facts[node]["ansible_distribution_version"] == "26240"
+        assert facts[node]["ansible_pkg_mgr"] == "swupd"
     for node in ("node1", "node3"):
         assert facts[node]["ansible_distribution"] == "Debian"
         assert facts[node]["ansible_os_family"] == "Debian"
@@ -230,7 +231,7 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
     assert sorted(inv.hosts) == NODES
     data = yaml.safe_load(Path(sandbox.inventory).read_text())
     assert list(data["all"]["children"]["masters"]["hosts"]) == ["node1"]
-    assert list(data["all"]["children"]["workers"]["hosts"]) == ["node2", "node3"]
+    assert list(data["all"]["children"]["workers"]["hosts"]) == ["node2", "node3", "node4"]
     dlrs_keys = {k for k in data["all"]["vars"] if k.startswith("dlrs_")}
     assert dlrs_keys == {
         "dlrs_apt_proxy",
@@ -278,7 +279,7 @@ def test_up_twice_changes_nothing(sandbox):
     known_before = Path(sandbox.known_hosts).read_bytes()
     keys_stat = "stat -c %i:%Y /home/dlrs/.ssh/authorized_keys"
     authorized_before = ssh(sandbox, "node1", keys_stat).stdout
-    again = sandbox_api.up(nodes=3, os="mixed")
+    again = sandbox_api.up(nodes=len(NODES), os="mixed")
     assert not again.changed, again.actions
     assert [n.container_id for n in again.nodes] == [n.container_id for n in sandbox.nodes]
     assert again.mirror.container_id == sandbox.mirror.container_id
