@@ -104,7 +104,7 @@ def local_command(container: dict, mounts: dict[str, str]) -> list[str]:
     """The container's command and args, its ConfigMap's mount path replaced by a folder."""
     argv = [*container["command"], *container["args"]]
     for mount, local in mounts.items():
-        argv = [local + a[len(mount) :] if a.startswith(mount + "/") else a for a in argv]
+        argv = [a.replace(mount + "/", local + "/", 1) if mount + "/" in a else a for a in argv]
     assert argv[0] == "python3" and argv[0] in argv[argv.index("--") + 1 :]
     argv = [str(TF_PYTHON) if a == "python3" else a for a in argv]
     return [*argv, "--image_size=64"]  # ours, for speed on 2 cores (224 is ResNet50's)
@@ -169,6 +169,16 @@ def test_two_workers_train_together_through_the_launcher(tmp_path):
     ports = free_ports(WORKERS)
     address = tf_config.local_address({"worker": ports})
     base_env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    # what the downward API gives each pod: its node's name (the launcher takes that node's
+    # entry of nodes.json) and its CPU limit; which worker index lands on which worker node is
+    # the scheduler's choice, here worker i on the i-th worker host
+    from_fields = {
+        e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
+        for e in container["env"]
+        if "fieldRef" in e.get("valueFrom", {})
+    }
+    assert from_fields == {tfjob.NODE_NAME_ENV: "spec.nodeName"}
+    nodes = sorted(json.loads(m.configmap["data"][tfjob.NODES_FILE]))
     procs: list[subprocess.Popen] = []
     logs: list[Path] = []
     try:
@@ -179,6 +189,7 @@ def test_two_workers_train_together_through_the_launcher(tmp_path):
                 **os.environ,
                 **base_env,
                 "TF_CONFIG": text,
+                tfjob.NODE_NAME_ENV: nodes[index],
                 tfjob.CPU_LIMIT_ENV: str(len(os.sched_getaffinity(0))),
                 "TF_CPP_MIN_LOG_LEVEL": "2",
             }
