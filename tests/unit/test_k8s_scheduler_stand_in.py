@@ -712,3 +712,22 @@ def test_operator_tf_config_agrees_with_the_distributed_tensorflow_test_helper(r
             ours = controllers.tf_config(job, specs, rtype, index)
             assert ours == tf_config.tf_config(job, rtype, index), (rtype, index)
             assert json.loads(ours)["task"] == {"type": rtype.lower(), "index": index}
+
+
+def test_kubectl_logs_of_a_pod_whose_container_never_started_is_kubelets_refusal(
+    three: Cluster,
+) -> None:
+    """No container runs in the stand-in cluster: `kubectl logs` answers as the real one does
+    for a pod in ContainerCreating (the kubelet's validateContainerLogStatus), exit 1."""
+    three.master.file("/flannel.yaml").write_text(FLANNEL)
+    assert three.kubectl("apply", "-f", "/flannel.yaml").returncode == 0
+    pod = _get(three, "pods", "-n", "kube-flannel")["items"][0]["metadata"]["name"]
+    logs = three.kubectl("logs", pod, "-n", "kube-flannel", "--tail=5")
+    assert logs.returncode == 1 and logs.stdout == ""
+    assert logs.stderr.splitlines()[0] == (
+        f'Error from server (BadRequest): container "kube-flannel" in pod "{pod}" is waiting '
+        "to start: ContainerCreating"
+    )
+    missing = three.kubectl("logs", "no-such-pod", "-n", "kube-flannel")
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): pods "no-such-pod" not found' in missing.stderr

@@ -974,12 +974,56 @@ def cmd_version(ctx: Ctx, p: Parsed) -> int:
     return 0
 
 
+LOGS_FLAGS = {
+    "container": FlagSpec("str", "c"),
+    "tail": FlagSpec("int"),
+}
+
+
+def cmd_logs(ctx: Ctx, p: Parsed) -> int:
+    """`kubectl logs POD [-c C] [--tail N]`. No container ever runs in the stand-in cluster, so
+    there is never a log: for a pod that exists the answer is the kubelet's refusal for a
+    container that has not started (kubernetes/kubernetes pkg/kubelet/kubelet_pods.go,
+    validateContainerLogStatus: "container %q in pod %q is waiting to start: %s", passed on by
+    the API server as BadRequest), exit 1, as real kubectl gives for a ContainerCreating pod."""
+    if len(p.args) != 1:
+        raise KubectlError("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.")
+    name = p.args[0].removeprefix("pod/").removeprefix("pods/")
+    try:
+        pod = ctx.request("GET", f"/api/v1/namespaces/{ctx.namespace}/pods/{name}")
+    except ApiError as exc:
+        warn_line(server_error(exc))
+        return 1
+    containers = [c["name"] for c in pod["spec"].get("containers") or []]
+    wanted = p.get("container")
+    if wanted is None:
+        if len(containers) != 1:
+            warn_line(
+                f"error: a container name must be specified for pod {name}, choose one of: "
+                f"[{' '.join(containers)}]"
+            )
+            return 1
+        wanted = containers[0]
+    if wanted not in containers:
+        warn_line(f"Error from server (BadRequest): container {wanted} is not valid for pod {name}")
+        return 1
+    statuses = {c.get("name"): c for c in (pod.get("status") or {}).get("containerStatuses") or []}
+    waiting = ((statuses.get(wanted) or {}).get("state") or {}).get("waiting") or {}
+    reason = waiting.get("reason") or "ContainerCreating"
+    warn_line(
+        f'Error from server (BadRequest): container "{wanted}" in pod "{name}" is waiting to '
+        f"start: {reason}"
+    )
+    return 1
+
+
 COMMANDS = {
     "apply": (cmd_apply, APPLY_FLAGS),
     "create": (cmd_create, CREATE_FLAGS),
     "get": (cmd_get, GET_FLAGS),
     "delete": (cmd_delete, DELETE_FLAGS),
     "label": (cmd_label, LABEL_FLAGS),
+    "logs": (cmd_logs, LOGS_FLAGS),
     "wait": (cmd_wait, WAIT_FLAGS),
     "version": (
         cmd_version,
@@ -991,7 +1035,8 @@ COMMANDS = {
 def usage() -> str:
     return (
         "kubectl controls the Kubernetes cluster manager.\n\n"
-        "Commands implemented by the stand-in: apply, create, delete, get, label, version, wait\n\n"
+        "Commands implemented by the stand-in: apply, create, delete, get, label, logs, version,\n"
+        "wait\n\n"
         f"{NOTE}\n"
     )
 
