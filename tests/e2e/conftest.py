@@ -40,8 +40,14 @@ def _progress(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[sandbox_api.SandboxState]:
-    """The session's sandbox, up (reused when one of the same shape already runs)."""
+    """The session's sandbox, from bare hosts (one already up is taken down first, unless
+    DLRS_KEEP_SANDBOX=1 asks to reuse it)."""
     keep = os.environ.get("DLRS_KEEP_SANDBOX") == "1"
+    if not keep and sandbox_api.status().containers:
+        # The cluster fixture starts from bare hosts: a sandbox left up (by `make demo`, or by
+        # another checkout's run) already holds a cluster, so it goes first.
+        _progress("a sandbox is up already (make demo?): taking it down to start from bare hosts")
+        sandbox_api.down(echo=_progress)
     try:
         # DLRS_E2E_KUBERNETES_VERSION=1.30.11 runs the kubeadm v1beta3 branch (default 1.32)
         state = sandbox_api.up(
