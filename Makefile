@@ -4,6 +4,7 @@
 #   make test-fast  lint and unit tests only (no containers), for the edit loop
 #   make molecule   every role scenario (ROLES="preflight" for one role's)
 #   make e2e        the end-to-end tests alone (sandbox up, `cluster` on it, checks)
+#   make e2e-clearlinux  the end-to-end tests on an all-Clear-Linux sandbox (default settings)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -13,7 +14,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv lint unit test-fast test e2e molecule demo clean
+.PHONY: help venv lint unit test-fast test e2e e2e-clearlinux molecule demo clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -45,6 +46,10 @@ test: venv
 e2e: venv
 	$(BIN)/dlrs-provision sandbox docker
 	$(BIN)/pytest tests/e2e --durations=15
+
+e2e-clearlinux: venv
+	$(BIN)/dlrs-provision sandbox docker
+	$(BIN)/pytest tests/e2e_clearlinux --durations=5
 
 molecule: venv
 	$(BIN)/python tests/molecule/run.py $(ROLES)

@@ -26,3 +26,5 @@ stage docker "${BIN}/dlrs-provision" sandbox docker
 # TensorFlow for CPU in its own environment, for the real benchmark runs (tests/tf)
 stage tf-venv bash tests/tf/setup.sh
 stage pytest "${BIN}/pytest" tests --durations=15 -p no:cacheprovider
+# The all-Clear-Linux sandbox (another shape than tests/e2e's): a session of its own.
+stage e2e-clear "${BIN}/pytest" tests/e2e_clearlinux --durations=5 -p no:cacheprovider
