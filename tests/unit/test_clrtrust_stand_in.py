@@ -26,21 +26,30 @@ echo "$*" >> "$FAKE_UPDATE_RECORD"
 """
 
 
-def _ca_pem(name: str) -> str:
+def _ca_pem(name: str, ca: bool = True) -> str:
+    return _signed_pem(name, name, ca)
+
+
+def _signed_pem(subject_cn: str, issuer_cn: str, ca: bool = True) -> str:
+    """A certificate for subject_cn signed in the name of issuer_cn (self-signed when equal)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    if ca:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
+        )
+    cert = builder.sign(key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -103,30 +112,94 @@ def test_adding_the_same_ca_again_changes_nothing(host: Host, tmp_path: Path) ->
     assert host.run("add", str(ca)).returncode == 0
     again = host.run("add", str(ca))
     assert again.returncode == 0
-    assert "already trusted" in again.stdout
+    assert again.stdout == f"Certificate {ca} is already trusted. Not adding duplicates.\n"
     assert host.updates() == 1
     assert (
         len([line for line in host.run("list").stdout.splitlines() if line.startswith("id: ")]) == 1
     )
 
 
-def test_add_refuses_what_is_not_a_certificate(host: Host, tmp_path: Path) -> None:
-    good, bad = tmp_path / "good.crt", tmp_path / "bad.crt"
+def test_add_skips_what_is_not_a_certificate_and_adds_the_rest(
+    host: Host, tmp_path: Path
+) -> None:
+    """clrtrust's cmd_add: each file is checked on its own, a bad one is skipped with its
+    message and makes the exit code 255 (EERR); the good one is still added."""
+    good, bad, two = tmp_path / "good.crt", tmp_path / "bad.crt", tmp_path / "two.crt"
     good.write_text(_ca_pem("good"))
     bad.write_text("not a certificate\n")
-    result = host.run("add", str(good), str(bad))
-    assert result.returncode == 1
-    assert "not a PEM certificate" in result.stderr
+    two.write_text(_ca_pem("one") + _ca_pem("two"))
+    missing = tmp_path / "missing.crt"
+    result = host.run("add", str(good), str(bad), str(two), str(missing))
+    assert result.returncode == 255
+    assert f"{bad} must contain single certificate. Skipping..." in result.stderr
+    assert f"{two} must contain single certificate. Skipping..." in result.stderr
+    assert f"No such file {missing}. Skipping..." in result.stderr
+    assert len(list((host.root / "etc/ca-certs/trusted").glob("*.pem"))) == 1
+    assert host.updates() == 1
+
+
+def test_add_refuses_a_block_that_is_not_x509(host: Host, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.crt"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    result = host.run("add", str(garbage))
+    assert result.returncode == 255
+    assert f"{garbage} is not a PEM-encoded X.509 certificate. Skipping..." in result.stderr
+    assert not (host.root / "etc").exists()
+
+
+def test_add_accepts_text_around_the_certificate(host: Host, tmp_path: Path) -> None:
+    ca = tmp_path / "commented.crt"
+    ca.write_text("# the site's CA\n" + _ca_pem("commented"))
+    result = host.run("add", str(ca))
+    assert result.returncode == 0, result.stderr
+
+
+def test_add_refuses_a_certificate_that_is_not_a_root_ca(host: Host, tmp_path: Path) -> None:
+    """is_root_ca in clrtrust: issuer and subject must be the same; a CA signed by another
+    (here an intermediate with CA:TRUE) is refused unless --force is given."""
+    leaf = tmp_path / "intermediate.crt"
+    leaf.write_text(_signed_pem("dlrs intermediate", "dlrs root"))
+    result = host.run("add", str(leaf))
+    assert result.returncode == 255
+    assert result.stderr == (
+        f"Certificate {leaf} is not a Root CA. Use --force and proper judgement to enforce.\n"
+    )
     assert not (host.root / "etc").exists()
     assert host.updates() == 0
+    forced = host.run("add", "--force", str(leaf))
+    assert forced.returncode == 0, forced.stderr
+    assert len(list((host.root / "etc/ca-certs/trusted").glob("*.pem"))) == 1
+    assert host.updates() == 1
+    assert host.run("add", "-f", str(leaf)).returncode == 0
+    assert host.updates() == 1
 
 
-@pytest.mark.parametrize("args", [(), ("add",), ("generate",), ("list", "extra")])
-def test_other_usage_exits_1_and_says_it_is_a_stand_in(host: Host, args: tuple[str, ...]) -> None:
+def test_a_self_signed_certificate_without_ca_true_is_a_root_ca_for_clrtrust(
+    host: Host, tmp_path: Path
+) -> None:
+    """clrtrust looks at issuer and subject only, not at basicConstraints."""
+    cert = tmp_path / "selfsigned.crt"
+    cert.write_text(_ca_pem("no basic constraints", ca=False))
+    assert host.run("add", str(cert)).returncode == 0
+
+
+def test_add_without_a_file_is_einval_with_its_help(host: Host) -> None:
+    result = host.run("add")
+    assert result.returncode == 22
+    assert result.stderr == "Specify certificate(s) to add.\n"
+    assert result.stdout.startswith("Usage: clrtrust add [-h|--help] <filename>...")
+    assert host.run("add", "--force").returncode == 22
+
+
+@pytest.mark.parametrize("args", [(), ("generate",), ("list", "extra"), ("bogus",)])
+def test_other_usage_exits_22_and_says_it_is_a_stand_in(
+    host: Host, args: tuple[str, ...]
+) -> None:
     result = host.run(*args)
-    assert result.returncode == 1
+    assert result.returncode == 22
     assert "usage: clrtrust" in result.stderr
     assert "stand-in for tests" in result.stderr
+    assert ("Command not understood: bogus" in result.stderr) == (args == ("bogus",))
 
 
 def test_the_script_is_executable_python() -> None:
