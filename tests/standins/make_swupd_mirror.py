@@ -3,13 +3,17 @@
 The tree is served as is by any static HTTP server; the URL that maps to `root_dir` is both the
 content URL and the version URL (`swupd mirror -s URL`):
 
-    root_dir/version/format<FMT>/latest     latest version, one integer (as swupd reads it)
-    root_dir/version/latest_version         the same integer (swupd's absolute latest)
+    root_dir/version/format<FMT>/latest     latest version of the format, one integer: what
+                                            `swupd update` reads (get_latest_version)
+    root_dir/version/latest_version         the same integer, the latest of any format: what
+                                            `swupd check-update` reads
+                                            (version_get_absolute_latest)
     root_dir/<N>/Manifest.MoM               JSON: the bundles available in version N
     root_dir/<N>/Manifest.<bundle>          JSON: one bundle's payload (what stands in for its
                                             content: Debian packages, or nothing)
 
-The real Manifest.MoM is a signed, tar-wrapped manifest of manifests with file hashes; the
+Both version files are there, as in swupd-client's own test mirrors (test/functional/
+testlib.bash, create_version). The real Manifest.MoM is a signed, tar-wrapped manifest of manifests with file hashes; the
 stand-in's is a small JSON document (see tests/standins/README.md). A bundle's payload is this
 project's own idea: the test hosts are Debian underneath, so Debian packages (installed with
 apt-get by the stand-in's bundle-add) stand in for the files of a Clear Linux bundle.

@@ -671,6 +671,73 @@ def test_check_update_with_the_mirror_stopped(offline: System) -> None:
     assert "Failed to connect to update server" in result.stderr
 
 
+def test_check_update_reads_latest_version_not_the_format_s_latest(
+    system: System, mirror: Mirror
+) -> None:
+    """check_update.c asks version_get_absolute_latest: <versionurl>/version/latest_version;
+    update asks get_latest_version: version/format<F>/latest. Each reads only its own file."""
+    (mirror.tree / "version/latest_version").write_text("26260\n")
+    result = system.run("check-update")
+    assert result.returncode == 0, result.stderr
+    assert "Latest server version: 26260" in result.stdout
+    assert "There is a new OS version available: 26260" in result.stdout
+    assert system.run("update").returncode == 0
+    assert system.version() == str(LATEST)  # formatstaging/latest says 26300
+
+
+def test_check_update_fails_without_latest_version(system: System, mirror: Mirror) -> None:
+    """A mirror with only version/format<F>/latest: check-update fails as on a real node
+    (a 404 is not reported by swupd's curl layer, only the missing server version), and
+    update, which reads the format's file, still works."""
+    (mirror.tree / "version/latest_version").unlink()
+    before = system.snapshot()
+    result = system.run("check-update")
+    assert result.returncode == 16
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: Unable to determine the server version"]
+    assert "Current OS version: 26240" in result.stdout
+    assert "Latest server version" not in result.stdout
+    assert system.snapshot() == before
+    assert system.run("update", "--status").returncode == 16  # update -s is check-update
+    assert system.run("update").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["new\n", "26300x\n", "123456789012\n", "-5\n", "99999999999"],
+)
+def test_check_update_refuses_a_latest_version_that_is_not_a_version(
+    system: System, mirror: Mirror, content: str
+) -> None:
+    """str_to_int of the whole content (strings.c); more than 11 bytes fails the download;
+    a negative number is an error too (check_update.c: server_version < 0)."""
+    (mirror.tree / "version/latest_version").write_text(content)
+    result = system.run("check-update")
+    assert result.returncode == 16
+    assert "Error: Unable to determine the server version" in result.stderr
+
+
+def test_check_update_with_an_empty_latest_version_says_no_updates(
+    system: System, mirror: Mirror
+) -> None:
+    """strtol of "" is 0 without an error: real swupd prints no server version and, as the
+    installed version is not below 0, says there are no updates (exit 1)."""
+    (mirror.tree / "version/latest_version").write_text("")
+    result = system.run("check-update")
+    assert result.returncode == 1
+    assert "Latest server version" not in result.stdout
+    assert "There are no updates available" in result.stdout
+
+
+def test_check_update_takes_white_space_around_the_version(
+    system: System, mirror: Mirror
+) -> None:
+    (mirror.tree / "version/latest_version").write_text(" 26300 \n")
+    result = system.run("check-update")
+    assert result.returncode == 0, result.stderr
+    assert "Latest server version: 26300" in result.stdout
+
+
 # --------------------------------------------------------------------------------------------
 # bundle-add, bundle-remove, bundle-list
 
@@ -822,7 +889,7 @@ def test_mirror_set_then_update_through_it(tmp_path: Path, mirror: Mirror) -> No
     [
         ("-s", "https://m.invalid/u"),
         ("--set", "https://m.invalid/u"),
-        ("--set=https://m.invalid/u",),
+        ("https://m.invalid/u", "--se"),  # getopt_long: permuted, a unique prefix
     ],
 )
 def test_mirror_set_spellings(system: System, args: tuple[str, ...]) -> None:
@@ -830,6 +897,27 @@ def test_mirror_set_spellings(system: System, args: tuple[str, ...]) -> None:
     assert result.returncode == 0, result.stderr
     assert system.p("etc/swupd/mirror_versionurl").read_text() == "https://m.invalid/u"
     assert info_fields(result.stdout)["Content URL"] == "https://m.invalid/u"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # mirror.c declares { "set", no_argument, 0, 's' }: getopt_long refuses --set=URL
+        (("--set=https://m.invalid/u",), "option '--set' doesn't allow an argument"),
+        (("--unset=yes",), "option '--unset' doesn't allow an argument"),
+        (("-s", "https://m.invalid/u", "https://n.invalid/u"), "Unexpected arguments"),
+        (("https://m.invalid/u",), "Unexpected arguments"),
+    ],
+)
+def test_mirror_set_takes_the_url_as_an_argument_only(
+    system: System, args: tuple[str, ...], message: str
+) -> None:
+    before = system.snapshot()
+    result = system.run("mirror", *args)
+    assert result.returncode == 15
+    assert f"Error: {message}" in result.stderr
+    assert "-s, --set [URL]" in result.stderr  # the command's help follows
+    assert system.snapshot() == before
 
 
 def test_mirror_unset_and_show(system: System, mirror: Mirror) -> None:
