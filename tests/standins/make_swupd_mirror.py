@@ -8,17 +8,18 @@ content URL and the version URL (`swupd mirror -s URL`):
     root_dir/version/latest_version         the same integer, the latest of any format: what
                                             `swupd check-update` reads
                                             (version_get_absolute_latest)
-    root_dir/<N>/Manifest.MoM               JSON: the bundles available in version N
+    root_dir/<N>/Manifest.MoM               JSON: the bundles available in version N (and
+                                            the flags of those that are experimental)
     root_dir/<N>/Manifest.<bundle>          JSON: one bundle's payload (what stands in for its
                                             content: Debian packages, or nothing)
 
 Both version files are there, as in swupd-client's own test mirrors (test/functional/
-testlib.bash, create_version). The real Manifest.MoM is a signed, tar-wrapped manifest of manifests with file hashes; the
-stand-in's is a small JSON document (see tests/standins/README.md). A bundle's payload is this
-project's own idea: the test hosts are Debian underneath, so Debian packages (installed with
-apt-get by the stand-in's bundle-add) stand in for the files of a Clear Linux bundle.
-debian_payloads() gives the payloads of the bundles that dlrs-provision's roles add. Standard
-library only.
+testlib.bash, create_version). The real Manifest.MoM is a signed, tar-wrapped manifest of
+manifests with file hashes; the stand-in's is a small JSON document (see
+tests/standins/README.md). A bundle's payload is this project's own idea: the test hosts are
+Debian underneath, so Debian packages (installed with apt-get by the stand-in's bundle-add)
+stand in for the files of a Clear Linux bundle. debian_payloads() gives the payloads of the
+bundles that dlrs-provision's roles add. Standard library only.
 
     python3 tests/standins/make_swupd_mirror.py --out DIR --versions 26000,26240,26300 \
         --bundles os-core,containers-basic,cloud-native-basic [--payloads payloads.json]
@@ -30,11 +31,12 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 MOM_FORMAT = "swupd-stand-in-mom/1"
 BUNDLE_FORMAT = "swupd-stand-in-bundle/1"
+EXPERIMENTAL_FLAGS = "Me.."  # a manifest ("M") line, experimental ("e"): Manifest.MoM's flags
 DEFAULT_FORMAT = "staging"
 REQUIRED_BUNDLE = "os-core"
 BUNDLE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -143,15 +145,27 @@ def render_bundle_manifest(version: int, bundle: str, payload: Mapping[str, obje
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_mom(version: int, bundles: Sequence[str], previous: int = 0, fmt: str = "") -> str:
-    """The text of the stand-in's Manifest.MoM for `version`."""
-    document = {
+def render_mom(
+    version: int,
+    bundles: Sequence[str],
+    previous: int = 0,
+    fmt: str = "",
+    experimental: Collection[str] = (),
+) -> str:
+    """The text of the stand-in's Manifest.MoM for `version`. A bundle in `experimental` gets
+    the flags of an experimental bundle's line in a real Manifest.MoM, "Me.." (testlib.bash's
+    create_manifest -e; manifest_parser.c reads line[1] == 'e'); the others have none."""
+    names = sorted({REQUIRED_BUNDLE, *bundles})
+    document: dict[str, object] = {
         "format": MOM_FORMAT,
         "version": version,
         "previous": previous,
         "os_format": fmt or DEFAULT_FORMAT,
-        "bundles": sorted({REQUIRED_BUNDLE, *bundles}),
+        "bundles": names,
     }
+    marked = sorted(set(experimental) & set(names))
+    if marked:
+        document["flags"] = {name: EXPERIMENTAL_FLAGS for name in marked}
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -163,6 +177,7 @@ def write_mirror(
     *,
     fmt: str = DEFAULT_FORMAT,
     payloads: Mapping[str, Mapping[str, object]] | None = None,
+    experimental: Collection[str] = (),
 ) -> Path:
     """Write the mirror tree for `versions` under `root_dir` and return its path.
 
@@ -171,6 +186,7 @@ def write_mirror(
     version URL announces; it may name a version without content, to model a broken mirror.
     `payloads` maps a bundle to what stands in for its content (see debian_payloads()); every
     bundle of every version gets its Manifest.<bundle>, with "apt": null when it has none.
+    `experimental`: bundles that every MoM offering them marks experimental.
     """
     wanted = sorted({_positive_int(v, "version") for v in versions})
     if not wanted:
@@ -198,13 +214,18 @@ def write_mirror(
         if name not in offered:
             raise ValueError(f"a payload is given for {name}, which no version offers")
         check_payload(name, payload)
+    if isinstance(experimental, str):
+        raise TypeError("experimental must be a collection of bundle names, not a string")
+    for name in experimental:
+        if name not in offered:
+            raise ValueError(f"{name} is marked experimental, but no version offers it")
 
     root = Path(root_dir)
     previous = 0
     for version in wanted:
         version_dir = root / str(version)
         version_dir.mkdir(parents=True, exist_ok=True)
-        mom = render_mom(version, per_version[version], previous, fmt)
+        mom = render_mom(version, per_version[version], previous, fmt, experimental)
         (version_dir / "Manifest.MoM").write_text(mom, encoding="utf-8")
         for bundle in sorted({REQUIRED_BUNDLE, *per_version[version]}):
             manifest = render_bundle_manifest(version, bundle, payloads.get(bundle))
@@ -249,6 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N=B1,B2",
         help="bundles of one version, replacing --bundles for it (repeatable)",
     )
+    parser.add_argument(
+        "--experimental",
+        default="",
+        help="comma-separated bundles the MoMs mark experimental (flags Me..)",
+    )
     parser.add_argument("--latest", type=int, help="version announced as latest (default: max)")
     parser.add_argument("--format", default=DEFAULT_FORMAT, help="swupd format string")
     parser.add_argument(
@@ -276,7 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not isinstance(payloads, dict):
                 raise ValueError(f"{args.payloads}: must hold a JSON object (bundle -> payload)")
         root = write_mirror(
-            args.out, versions, bundles, args.latest, fmt=args.format, payloads=payloads
+            args.out,
+            versions,
+            bundles,
+            args.latest,
+            fmt=args.format,
+            payloads=payloads,
+            experimental=_split(args.experimental),
         )
     except (ValueError, TypeError, OSError) as exc:
         print(f"make_swupd_mirror: {exc}", file=sys.stderr)

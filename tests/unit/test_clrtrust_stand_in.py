@@ -119,9 +119,7 @@ def test_adding_the_same_ca_again_changes_nothing(host: Host, tmp_path: Path) ->
     )
 
 
-def test_add_skips_what_is_not_a_certificate_and_adds_the_rest(
-    host: Host, tmp_path: Path
-) -> None:
+def test_add_skips_what_is_not_a_certificate_and_adds_the_rest(host: Host, tmp_path: Path) -> None:
     """clrtrust's cmd_add: each file is checked on its own, a bad one is skipped with its
     message and makes the exit code 255 (EERR); the good one is still added."""
     good, bad, two = tmp_path / "good.crt", tmp_path / "bad.crt", tmp_path / "two.crt"
@@ -192,9 +190,7 @@ def test_add_without_a_file_is_einval_with_its_help(host: Host) -> None:
 
 
 @pytest.mark.parametrize("args", [(), ("generate",), ("list", "extra"), ("bogus",)])
-def test_other_usage_exits_22_and_says_it_is_a_stand_in(
-    host: Host, args: tuple[str, ...]
-) -> None:
+def test_other_usage_exits_22_and_says_it_is_a_stand_in(host: Host, args: tuple[str, ...]) -> None:
     result = host.run(*args)
     assert result.returncode == 22
     assert "usage: clrtrust" in result.stderr

@@ -729,9 +729,7 @@ def test_check_update_with_an_empty_latest_version_says_no_updates(
     assert "There are no updates available" in result.stdout
 
 
-def test_check_update_takes_white_space_around_the_version(
-    system: System, mirror: Mirror
-) -> None:
+def test_check_update_takes_white_space_around_the_version(system: System, mirror: Mirror) -> None:
     (mirror.tree / "version/latest_version").write_text(" 26300 \n")
     result = system.run("check-update")
     assert result.returncode == 0, result.stderr
@@ -849,9 +847,56 @@ def test_bundle_list_all_shows_the_mirror_bundles(system: System) -> None:
 
 
 def test_bundle_list_offline(offline: System) -> None:
-    assert offline.run("bundle-list").returncode == 0  # local list needs no server
+    local = offline.run("bundle-list")
+    assert local.returncode == 0  # the local list needs no server
+    assert " - os-core\n" in local.stdout
+    # list_local_bundles: without the MoM it cannot mark experimental bundles, and says so
+    assert "Warning: Could not determine which installed bundles are experimental" in (local.stderr)
     assert offline.run("bundle-list", "-a").returncode == 4
     assert offline.run("bundle-list", "--deps", "os-core").returncode == 15
+
+
+def test_bundle_list_marks_experimental_bundles(system: System, mirror: Mirror) -> None:
+    """get_printable_bundle_name (helpers.c): "name: experimental" under --quiet, "name
+    (experimental)" otherwise, "name (installed, experimental)" with --status."""
+    make_swupd_mirror.write_mirror(
+        mirror.tree, VERSIONS, BUNDLES, experimental=["cloud-native-basic", "containers-basic"]
+    )
+    mom = json.loads((mirror.tree / f"{INSTALLED}/Manifest.MoM").read_text())
+    assert mom["flags"] == {"cloud-native-basic": "Me..", "containers-basic": "Me.."}
+    system.add_bundle("containers-basic")
+    quiet = system.run("bundle-list", "--all", "--quiet")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == (
+        "cloud-native-basic: experimental\ncontainers-basic: experimental\nos-core\n"
+    )
+    shown = system.run("bundle-list", "--all", "--status")
+    assert " - containers-basic (installed, experimental)\n - os-core (installed)\n" in (
+        shown.stdout
+    )
+    assert " - cloud-native-basic (experimental)\n" in shown.stdout
+    local = system.run("bundle-list", "--quiet")
+    assert local.stdout == "containers-basic: experimental\nos-core\n"
+
+
+@pytest.mark.parametrize("flags", [{"os-core": "Md.."}, {"nope": "Me.."}, {"os-core": "e"}, []])
+def test_bundle_list_refuses_a_mom_with_bad_flags(
+    system: System, mirror: Mirror, flags: object
+) -> None:
+    path = mirror.tree / f"{INSTALLED}/Manifest.MoM"
+    mom = json.loads(path.read_text())
+    mom["flags"] = flags
+    path.write_text(json.dumps(mom))
+    result = system.run("bundle-list", "--all")
+    assert result.returncode == 4
+    assert f"Failed to retrieve {INSTALLED} MoM manifest" in result.stderr
+
+
+def test_write_mirror_refuses_an_unknown_experimental_bundle(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nope is marked experimental"):
+        make_swupd_mirror.write_mirror(tmp_path / "m", [10], ["a"], experimental=["nope"])
+    with pytest.raises(TypeError, match="not a string"):
+        make_swupd_mirror.write_mirror(tmp_path / "m", [10], ["a"], experimental="a")
 
 
 # --------------------------------------------------------------------------------------------

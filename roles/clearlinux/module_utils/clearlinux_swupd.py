@@ -13,6 +13,7 @@ import shlex
 CONNECT_RE = re.compile(r"Failed to connect to update server: (\S+)")
 INVALID_BUNDLE_RE = re.compile(r'Bundle "([^"]+)" is invalid')
 MOM_RE = re.compile(r"Failed to retrieve (\d+) MoM manifest")
+NO_SERVER_VERSION = "Unable to determine the server version"
 ERROR_LINES = 8
 
 SWUPD_NO = 1  # check-update: no newer version; autoupdate: disabled
@@ -40,6 +41,19 @@ def explain(rc, argv, stderr, url=None, version=None):
     """What exit code `rc` of the swupd command `argv` means, for an operator."""
     connect = CONNECT_RE.search(stderr)
     server = url or (connect.group(1) if connect else "the configured update server")
+    if rc == SWUPD_SERVER_CONNECTION_ERROR and not connect and NO_SERVER_VERSION in stderr:
+        # The server answered, but its version file is missing (swupd's curl layer reports a
+        # 404 only at debug level) or is not a number.
+        which = (
+            "version/latest_version"
+            if argv[1:2] == ["check-update"]
+            else "version/format<F>/latest"
+        )
+        return (
+            f"the update server {server} has no valid version file: swupd {argv[1]} reads "
+            f"{which} there; publish version/latest_version and version/format<F>/latest "
+            "(each holding the latest version) on the mirror"
+        )
     if rc == SWUPD_SERVER_CONNECTION_ERROR or (rc == SWUPD_COULDNT_LOAD_MOM and connect):
         # swupd gives 16 where it reads the version file first (update, check-update) and 4
         # where it starts with a manifest (bundle-add, repair); both report the connection.
