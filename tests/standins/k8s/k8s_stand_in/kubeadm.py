@@ -66,6 +66,8 @@ def stack_hint() -> str:
     """The line kubeadm adds under an error (none before 1.14: CheckErr printed the error)."""
     have = version.parse_semver(version.current().version) or (1, 32, 0)
     return f"\n{STACK_HINT}" if have[:2] >= STACK_HINT_FROM else ""
+
+
 KUBERNETES_DIR = "/etc/kubernetes"
 MANIFESTS = "/etc/kubernetes/manifests"
 KUBELET_DIR = "/var/lib/kubelet"
