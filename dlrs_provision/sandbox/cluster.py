@@ -123,6 +123,8 @@ class SandboxState:
     actions: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    # version -> binary -> "sha256:<hex>" of the mirror's stand-in release binaries
+    kubernetes_binary_checksums: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"format": "dlrs-sandbox/1", **asdict(self)}, indent=2) + "\n"
@@ -310,6 +312,7 @@ def up(
         changed=bool(actions),
         actions=actions,
         kubernetes_version=kubernetes_version,
+        kubernetes_binary_checksums=builder.release_checksums(),
     )
     _warn_outdated_images(builder, state, say)
     files.write_known_hosts(sbx, host_keys)

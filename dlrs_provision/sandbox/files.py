@@ -106,6 +106,7 @@ def mirror_urls(host: str) -> dict[str, str]:
         "clearlinux_mirror": f"http://{host}:8080/clearlinux/update",
         "files": f"http://{host}:8080/",
         "k8s_repo": f"http://{host}:8080/k8s",
+        "kubernetes_binaries": f"http://{host}:8080/dl/release",
     }
 
 
@@ -218,6 +219,7 @@ def render_hosts_yml(
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
         f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
         f'    dlrs_kubernetes_version: "{state.kubernetes_version}"',
+        *_binary_lines(urls["kubernetes_binaries"], state.kubernetes_binary_checksums),
         "    # kubeadm's control-plane images: STAND-IN images in the mirror's registry, under the",
         "    # path of their real registry (checked by the kubeadm stand-in's ImagePull preflight)",
         f"    dlrs_kubernetes_image_repository: {_q(urls['registry'] + '/' + CONTROL_PLANE_PATH)}",
@@ -230,6 +232,24 @@ def render_hosts_yml(
     workers = hosts("worker")
     lines += ["    workers:", "      hosts:" + ("" if workers else " {}"), *workers]
     return "\n".join(lines) + "\n"
+
+
+def _binary_lines(url: str, checksums: dict[str, dict[str, str]]) -> list[str]:
+    """The stand-in release binaries on the mirror (Clear Linux nodes install kubeadm,
+    kubelet, kubectl from there), pinned by the sha256 of the mirror's own build."""
+    if not checksums:
+        return []
+    lines = [
+        "    # kubeadm/kubelet/kubectl STAND-INS as release binaries (dl.k8s.io's layout) on the",
+        "    # mirror, for Clear Linux nodes; their sha256, as the mirror's image was built",
+        f"    dlrs_kubernetes_binary_url: {_q(url)}",
+        "    dlrs_kubernetes_binary_checksums:",
+    ]
+    for version in sorted(checksums, key=lambda v: tuple(int(x) for x in v.split("."))):
+        lines.append(f"      {_q(version)}:")
+        names = checksums[version]
+        lines += [f"        {name}: {_q(names[name])}" for name in sorted(names)]
+    return lines
 
 
 def _manifest_lines(manifests: dict[str, Manifest | None]) -> list[str]:

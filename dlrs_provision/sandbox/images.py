@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import shutil
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from dlrs_provision.docker_engine import docker_cli, run_docker
 from dlrs_provision.errors import EnvironmentProblem
@@ -49,6 +51,65 @@ SWUPD_MIRROR_PATH = "clearlinux/update"  # under /srv/mirror, served on :8080
 # its name on the sandbox network (cluster.MIRROR_HOSTNAME, files.mirror_urls).
 SWUPD_PAYLOAD_APT_PROXY = "http://mirror:3142"
 SWUPD_PAYLOAD_K8S_REPO = "http://mirror:8080/k8s/core:/stable:/v1.32/deb/"
+# The stand-in release binaries on the mirror (k8s_repo.build_release_tree), as dl.k8s.io's
+# /release: the inventory's dlrs_kubernetes_binary_url, and where the stand-in bundle takes the
+# Kubernetes of an OS version that pkgs.k8s.io never had.
+RELEASE_MIRROR_PATH = "dl/release"  # under /srv/mirror, served on :8080
+SWUPD_PAYLOAD_RELEASE_URL = f"http://mirror:8080/{RELEASE_MIRROR_PATH}"
+# The Kubernetes that cloud-native-basic carries at each OS version of the stand-in mirror is
+# the product's table (dlrs_provision.clearlinux_kubernetes.bundle_kubernetes, issue #12); this
+# copy of its values for the mirror's versions is used only where that module is absent (a
+# checkout without it): clearlinux-pkgs/kubernetes carried 1.11.0 until OS 26500 (1.12.2).
+SWUPD_BUNDLE_KUBERNETES = {26000: "1.11.0", 26240: "1.11.0", 26300: "1.11.0"}
+
+
+def bundle_kubernetes_version(os_version: int) -> str:
+    """The Kubernetes version of cloud-native-basic at `os_version` in the stand-in mirror."""
+    try:
+        from dlrs_provision.clearlinux_kubernetes import bundle_kubernetes
+    except ImportError:
+        found = SWUPD_BUNDLE_KUBERNETES.get(os_version)
+    else:
+        found = bundle_kubernetes(os_version)
+    if not found:
+        raise EnvironmentProblem(
+            f"the swupd stand-in mirror has OS version {os_version}, whose cloud-native-basic "
+            "carries no known Kubernetes version",
+            "give it one in dlrs_provision/clearlinux_kubernetes.py (BUNDLE_KUBERNETES) or "
+            "drop it from images.SWUPD_VERSIONS",
+        )
+    return found
+
+
+def swupd_version_payloads(
+    module: ModuleType, checksums: dict[str, dict[str, str]], deb_versions: list[str]
+) -> dict[int, dict[str, dict[str, object]]]:
+    """cloud-native-basic per OS version, carrying that version's Kubernetes: the stand-in
+    packages from the mirror's apt repository when it has that version, else the stand-in
+    release binaries of that version installed into /usr/bin (checked by their sha256)."""
+    out: dict[int, dict[str, dict[str, object]]] = {}
+    for os_version in SWUPD_VERSIONS:
+        wanted = bundle_kubernetes_version(os_version)
+        package = next((v for v in deb_versions if v.split("-")[0] == wanted), None)
+        if package is not None:
+            minor = k8s_repo.minor_of(package)
+            repo = SWUPD_PAYLOAD_K8S_REPO.replace("v1.32", f"v{minor}")
+            payload = module.debian_payloads(SWUPD_PAYLOAD_APT_PROXY, repo, package)
+            out[os_version] = {"cloud-native-basic": payload["cloud-native-basic"]}
+            continue
+        if wanted not in checksums:
+            raise EnvironmentProblem(
+                f"cloud-native-basic at OS {os_version} carries Kubernetes {wanted}, which the "
+                "sandbox builds neither as a stand-in package nor as a release binary",
+                f'add "{wanted}" to release_binaries.extra_versions in '
+                f"{k8s_repo.RECIPE_DIR}/repos.yaml",
+            )
+        out[os_version] = {
+            "cloud-native-basic": module.release_files_payload(
+                SWUPD_PAYLOAD_APT_PROXY, SWUPD_PAYLOAD_RELEASE_URL, wanted, checksums[wanted]
+            )
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -193,6 +254,12 @@ class ImageBuilder:
                 "swupd",
                 repr((SWUPD_VERSIONS, SWUPD_BUNDLES, SWUPD_LATEST, SWUPD_MIRROR_PATH)),
                 repr((SWUPD_PAYLOAD_APT_PROXY, SWUPD_PAYLOAD_K8S_REPO)),
+                repr(
+                    (
+                        SWUPD_PAYLOAD_RELEASE_URL,
+                        [(v, bundle_kubernetes_version(v)) for v in SWUPD_VERSIONS],
+                    )
+                ),
             )
         if spec.k8s_repo:
             feed("k8s-repo", k8s_repo.recipe_digest(self.root))
@@ -259,10 +326,17 @@ class ImageBuilder:
             shutil.copytree(self.recipe_dir(spec), context)
             for dest, source in spec.copies:
                 shutil.copy2(self._source(source), context / dest)
-            if spec.swupd_tree:
-                self._write_swupd_tree(context / "srv-mirror" / SWUPD_MIRROR_PATH)
+            checksums: dict[str, dict[str, str]] = {}
             if spec.k8s_repo:
                 k8s_repo.build_k8s_repo(self.root, context / "srv-mirror" / "k8s", echo=self.say)
+                checksums = k8s_repo.build_release_tree(
+                    self.root, context / "srv-mirror" / RELEASE_MIRROR_PATH, echo=self.say
+                )
+                self._checksums_path(spec.name, tag).write_text(
+                    json.dumps(checksums, indent=2, sort_keys=True) + "\n"
+                )
+            if spec.swupd_tree:
+                self._write_swupd_tree(context / "srv-mirror" / SWUPD_MIRROR_PATH, checksums)
             cmd = [docker_cli(), "build", "--rm", "--force-rm", "-t", tag]
             cmd += ["--label", f"dlrs-provision.sandbox.recipe-hash={self.recipe_hash(spec.name)}"]
             if spec.parent:
@@ -274,7 +348,26 @@ class ImageBuilder:
             # builder builds FROM local images without looking for a registry.
             self._run_logged(cmd, spec.name, env={"DOCKER_BUILDKIT": "0"})
 
-    def _write_swupd_tree(self, target: Path) -> None:
+    def _checksums_path(self, name: str, tag: str) -> Path:
+        directory = cache_dir(self.root)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / f"release-sha256-{name}-{tag.rsplit(':', 1)[-1]}.json"
+
+    def release_checksums(self, name: str = "mirror") -> dict[str, dict[str, str]]:
+        """version -> binary -> "sha256:<hex>" of the stand-in release binaries in image
+        `name` (dlrs_kubernetes_binary_checksums): as recorded when the image was built; if
+        that record is gone, computed again (the binaries are built reproducibly, so the same
+        checkout gives the same bytes as the image's)."""
+        path = self._checksums_path(name, self.tag(name))
+        try:
+            data = json.loads(path.read_text())
+            if isinstance(data, dict) and data:
+                return {str(v): {str(k): str(h) for k, h in n.items()} for v, n in data.items()}
+        except (OSError, ValueError, AttributeError):
+            pass
+        return k8s_repo.checksums_of(k8s_repo.release_binaries(self.root))
+
+    def _write_swupd_tree(self, target: Path, checksums: dict[str, dict[str, str]]) -> None:
         source = self._source("tests/standins/make_swupd_mirror.py")
         module_spec = importlib.util.spec_from_file_location("_dlrs_make_swupd_mirror", source)
         if module_spec is None or module_spec.loader is None:
@@ -282,12 +375,14 @@ class ImageBuilder:
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         payloads = module.debian_payloads(SWUPD_PAYLOAD_APT_PROXY, SWUPD_PAYLOAD_K8S_REPO)
+        deb_versions = list(k8s_repo.load_recipe(self.root).versions)
         module.write_mirror(
             target,
             list(SWUPD_VERSIONS),
             list(SWUPD_BUNDLES),
             latest=SWUPD_LATEST,
             payloads=payloads,
+            version_payloads=swupd_version_payloads(module, checksums, deb_versions),
         )
 
     def _run_logged(

@@ -25,13 +25,19 @@ import email.utils
 import gzip
 import hashlib
 import importlib
+import importlib.util
+import io
 import json
 import logging
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,10 +60,16 @@ PUBLIC_KEY_FILE = "Release.key"
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
 CRD_ENV = "DLRS_TFJOB_CRD"
 # Bump when the way this module builds the repositories changes (not the recipe files).
-BUILD_LOGIC_VERSION = "2"
+BUILD_LOGIC_VERSION = "3"  # 3: release binaries (build_release_tree)
 # File times inside the debs (reproducible builds: the same recipe gives the same debs).
 SOURCE_DATE_EPOCH = 1704067200
 DPKG_TIMEOUT_S = 120
+RELEASE_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+RELEASE_ARCH_DIR = "bin/linux/amd64"
+RELEASE_BINARIES = ("kubeadm", "kubelet", "kubectl")
+# Where a release binary unpacks itself on first run (see release_launcher()).
+RELEASE_UNPACK_DIR = "/var/lib/k8s-stand-in"
+
 GPG_TIMEOUT_S = 300
 
 
@@ -72,11 +84,21 @@ class Recipe:
     packages: dict[str, Any]
     # minor -> {companion package: its package version} (cri-tools, kubernetes-cni)
     companions: dict[str, dict[str, str]]
+    # the release binaries' tree under the mirror's root (dl.k8s.io's /release), and the
+    # versions built only as release binaries (no apt repository)
+    release_path: str = "dl/release"
+    release_extra_versions: tuple[str, ...] = ()
 
     def minors(self) -> list[str]:
         return sorted(
             {minor_of(v) for v in self.versions}, key=lambda m: tuple(int(x) for x in m.split("."))
         )
+
+    def release_versions(self) -> list[str]:
+        """Upstream versions published as release binaries: every package version's, and the
+        extra ones, oldest first."""
+        found = {v.split("-")[0] for v in self.versions} | set(self.release_extra_versions)
+        return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
 def minor_of(package_version: str) -> str:
@@ -86,7 +108,18 @@ def minor_of(package_version: str) -> str:
 def load_recipe(root: Path) -> Recipe:
     repos = _yaml(root / RECIPE_DIR / "repos.yaml")
     packages = _yaml(root / STANDINS_DIR / "packaging" / "packages.yaml")
+    release = repos.get("release_binaries") or {}
+    extra = tuple(str(v) for v in release.get("extra_versions") or [])
+    bad = [v for v in extra if not RELEASE_VERSION_RE.match(v)]
+    if bad:
+        raise EnvironmentProblem(
+            f"{RECIPE_DIR}/repos.yaml: release_binaries.extra_versions holds {', '.join(bad)}, "
+            "which is not an X.Y.Z version",
+            'write each as "1.12.3" (no v, no package revision)',
+        )
     return Recipe(
+        release_path=str(release.get("path") or "dl/release").strip("/"),
+        release_extra_versions=extra,
         path=str(repos["path"]),
         versions=tuple(str(v) for v in repos["versions"]),
         key_uid=str(repos["key"]["uid"]),
@@ -545,6 +578,184 @@ def sign_release(repo_dir: Path, secret_key: Path) -> None:
             str(repo_dir / "Release.gpg"),
             str(release),
         )
+
+
+# --------------------------------------------------------------------------------------------
+# release binaries (dl.k8s.io's layout)
+
+
+def release_launcher(name: str, version: str, script: str, digest: str) -> str:
+    """__main__.py of a release binary: unpack the archive once into
+    RELEASE_UNPACK_DIR/<name>-<version>-<digest> (a cache dir of the user when that is not
+    writable), then run the stand-in script from there. The stand-ins read their files
+    (build_info.json, schemas, the API endpoint script) next to their code, which a zip import
+    cannot give; unpacked, the tree is the one the deb installs under /usr/lib/<package>/."""
+    return f"""\
+# {name} {version}: dlrs-provision STAND-IN release binary (tests only, not Kubernetes)
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+
+NAME, VERSION, SCRIPT, DIGEST = {name!r}, {version!r}, {script!r}, {digest!r}
+
+
+def unpacked():
+    archive = os.path.dirname(os.path.abspath(__file__))
+    leaf = NAME + "-" + VERSION + "-" + DIGEST
+    bases = [os.environ.get("K8S_STAND_IN_UNPACK_DIR") or {RELEASE_UNPACK_DIR!r}]
+    bases.append(os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "k8s-stand-in"))
+    for base in bases:
+        target = os.path.join(base, leaf)
+        if os.path.isfile(os.path.join(target, SCRIPT)):
+            return target
+        try:
+            os.makedirs(base, mode=0o755, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix="." + leaf + "-", dir=base)
+        except OSError:
+            continue
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if info.filename.startswith("stand-in/") and not info.is_dir():
+                    path = zf.extract(info, tmp)
+                    os.chmod(path, (info.external_attr >> 16) & 0o777 or 0o644)
+        os.chmod(os.path.join(tmp, "stand-in"), 0o755)
+        try:
+            os.rename(os.path.join(tmp, "stand-in"), target)
+        except OSError:
+            pass  # another run unpacked it first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return target
+    sys.exit(NAME + ": stand-in: cannot unpack into " + " or ".join(bases))
+
+
+here = unpacked()
+sys.argv[0] = os.path.join(here, SCRIPT)
+sys.path.insert(0, here)
+with open(sys.argv[0], encoding="utf-8") as source:
+    code = compile(source.read(), sys.argv[0], "exec")
+exec(code, {{"__name__": "__main__", "__file__": sys.argv[0]}})
+"""
+
+
+def _release_entries(
+    root: Path, recipe: Recipe, name: str, version: str, schemas: bytes | None, crd: Path | None
+) -> list[tuple[str, bytes, int]]:
+    """(path in the archive, content, mode) of a release binary's payload, as the deb lays out
+    /usr/lib/<package>/stand-in/ (release binaries carry no unit files: the real ones do not)."""
+    spec = recipe.packages["packages"][name]
+    standins = root / STANDINS_DIR
+    entries: list[tuple[str, bytes, int]] = []
+    for script in [spec["script"], *spec.get("extra_scripts", [])]:
+        entries.append((f"stand-in/{script}", (standins / script).read_bytes(), 0o755))
+    for module in sorted((standins / "k8s_stand_in").glob("*.py")):
+        entries.append((f"stand-in/k8s_stand_in/{module.name}", module.read_bytes(), 0o644))
+    build_info = {
+        "package": name,
+        "version": version,
+        "package_version": "",
+        "distribution": "release binary",
+        "standIn": "dlrs-provision",
+    }
+    entries.append(
+        (
+            "stand-in/k8s_stand_in/build_info.json",
+            (json.dumps(build_info, indent=2, sort_keys=True) + "\n").encode(),
+            0o644,
+        )
+    )
+    if spec.get("schemas") and schemas is not None:
+        entries.append(
+            (
+                f"stand-in/k8s_stand_in/schemas/kubernetes-{minor_of(version)}.json",
+                schemas,
+                0o644,
+            )
+        )
+    if spec.get("crds") and crd is not None:
+        entries.append((f"stand-in/crds/{CRD_NAME}", crd.read_bytes(), 0o644))
+    return entries
+
+
+def build_release_binary(
+    root: Path, recipe: Recipe, name: str, version: str, schemas: bytes | None, crd: Path | None
+) -> bytes:
+    """One release binary: `#!/usr/bin/env python3` and a zip archive (a Python zipapp), the
+    same bytes for the same inputs (fixed times, sorted entries)."""
+    entries = _release_entries(root, recipe, name, version, schemas, crd)
+    digest = hashlib.sha256()
+    for path, data, mode in entries:
+        digest.update(f"{path}\0{mode:o}\0".encode() + hashlib.sha256(data).digest())
+    spec = recipe.packages["packages"][name]
+    launcher = release_launcher(name, version, spec["script"], digest.hexdigest()[:16])
+    buf = io.BytesIO()
+    buf.write(b"#!/usr/bin/env python3\n")
+    stamp = time.gmtime(SOURCE_DATE_EPOCH)[:6]
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path, data, mode in [("__main__.py", launcher.encode(), 0o644), *entries]:
+            info = zipfile.ZipInfo(path, date_time=stamp)
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def _schemas_if_known(root: Path, minor: str) -> bytes | None:
+    """The schema bundle of a minor, or None for a minor older than every schema set that
+    kubernetes-validate has (1.12: its API endpoint then validates no built-in kinds)."""
+    with _standins_module(root) as validation:
+        if validation.kubernetes_validate_dir(minor) is None and importlib.util.find_spec(
+            "kubernetes_validate"
+        ):
+            return None
+    return schema_bundle(root, minor)
+
+
+def release_binaries(root: Path) -> dict[str, dict[str, bytes]]:
+    """version -> binary name -> its bytes, for every release version of the recipe."""
+    recipe = load_recipe(root)
+    crd = find_tfjob_crd(root)
+    built: dict[str, dict[str, bytes]] = {}
+    for version in recipe.release_versions():
+        schemas = _schemas_if_known(root, minor_of(version))
+        built[version] = {
+            name: build_release_binary(root, recipe, name, version, schemas, crd)
+            for name in RELEASE_BINARIES
+        }
+    return built
+
+
+def checksums_of(binaries: dict[str, dict[str, bytes]]) -> dict[str, dict[str, str]]:
+    """version -> name -> "sha256:<hex>", the shape of dlrs_kubernetes_binary_checksums."""
+    return {
+        version: {
+            name: "sha256:" + hashlib.sha256(data).hexdigest() for name, data in names.items()
+        }
+        for version, names in binaries.items()
+    }
+
+
+def build_release_tree(
+    root: Path, out_dir: Path, echo: Echo | None = None
+) -> dict[str, dict[str, str]]:
+    """Write <out_dir>/v<X.Y.Z>/bin/linux/amd64/<name> and <name>.sha256 (the bare hex digest,
+    as dl.k8s.io serves it) for every release version, plus SHA256SUMS.json (the checksums
+    returned, in the shape of dlrs_kubernetes_binary_checksums). out_dir is replaced."""
+    say = echo or log.info
+    binaries = release_binaries(root)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    for version, names in binaries.items():
+        arch_dir = out_dir / f"v{version}" / RELEASE_ARCH_DIR
+        for name, data in names.items():
+            _write(arch_dir / name, data, 0o755)
+            _write(arch_dir / f"{name}.sha256", hashlib.sha256(data).hexdigest())
+    sums = checksums_of(binaries)
+    _write(out_dir / "SHA256SUMS.json", json.dumps(sums, indent=2, sort_keys=True) + "\n")
+    say(f"built the Kubernetes stand-in release binaries {', '.join(binaries)}")
+    return sums
 
 
 # --------------------------------------------------------------------------------------------

@@ -123,28 +123,24 @@ def test_clear_linux_host_installs_both_stand_ins_where_the_roles_call_them():
 
 
 def test_mirror_payloads_name_packages_that_the_mirror_serves(tmp_path):
-    """The swupd mirror's cloud-native-basic payload pins a version of the Kubernetes stand-in
-    packages that the mirror's k8s repository has, at the URL the mirror serves it under."""
-    from dlrs_provision.sandbox import images
+    """The swupd mirror's cloud-native-basic payload carries the Kubernetes of its OS version
+    (1.11.0 at 26240, which pkgs.k8s.io never had): the stand-in release binaries the mirror
+    serves under dl/release, pinned by their sha256, plus containerd through the apt proxy."""
+    from dlrs_provision.sandbox import images, k8s_repo
 
     target = tmp_path / "update"
-    ImageBuilder(REPO)._write_swupd_tree(target)
+    sums = k8s_repo.checksums_of(k8s_repo.release_binaries(REPO))
+    ImageBuilder(REPO)._write_swupd_tree(target, sums)
     manifest = yaml.safe_load((target / "26240" / "Manifest.cloud-native-basic").read_text())
     apt = manifest["apt"]
     assert (
         apt["proxy"] == images.SWUPD_PAYLOAD_APT_PROXY == files.mirror_urls("mirror")["apt_proxy"]
     )
-    repos = yaml.safe_load((REPO / "tests" / "sandbox" / "k8s-repo" / "repos.yaml").read_text())
-    pinned = {p.split("=", 1)[1] for p in apt["packages"] if "=" in p}
-    assert len(pinned) == 1 and pinned <= set(repos["versions"])
-    minor = ".".join(next(iter(pinned)).split(".")[:2])
-    path = repos["path"].format(minor=minor)
-    assert apt["sources"][0]["uri"] == f"{files.mirror_urls('mirror')['files']}k8s/{path}/"
-    assert {p.split("=")[0] for p in apt["packages"]} == {
-        "kubeadm",
-        "kubelet",
-        "kubectl",
-        "containerd",
+    assert apt["packages"] == ["containerd"]
+    version = images.bundle_kubernetes_version(26240)
+    base = f"{files.mirror_urls('mirror')['kubernetes_binaries']}/v{version}/bin/linux/amd64/"
+    assert {f["path"]: (f["url"], "sha256:" + f["sha256"]) for f in manifest["files"]} == {
+        f"/usr/bin/{n}": (base + n, sums[version][n]) for n in ("kubeadm", "kubelet", "kubectl")
     }
     docker = yaml.safe_load((target / "26240" / "Manifest.containers-basic").read_text())
     assert docker["apt"]["packages"] == ["docker.io"]

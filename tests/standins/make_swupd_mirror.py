@@ -45,8 +45,14 @@ FORMAT_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 # start with "-", so nothing in a payload can become an option of apt-get.
 APT_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$")
 APT_SOURCE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
-PAYLOAD_KEYS = {"packages", "proxy", "sources"}
+PAYLOAD_KEYS = {"packages", "proxy", "sources", "files"}
 SOURCE_KEYS = {"name", "uri", "suite", "components", "key"}
+# A payload's "files": single files (e.g. release binaries) fetched from a URL, checked by
+# sha256 and installed at an absolute path under /usr (a Clear Linux bundle's files are there).
+FILE_KEYS = {"url", "path", "sha256", "mode"}
+FILE_PATH_RE = re.compile(r"^/usr(/[A-Za-z0-9._+-]+)+$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+FILE_MODE_RE = re.compile(r"^0[0-7]{3}$")
 
 # The Kubernetes stand-in packages that cloud-native-basic installs: the newest 1.32 patch
 # release of the sandbox's repository (tests/sandbox/k8s-repo/repos.yaml).
@@ -88,6 +94,60 @@ def debian_payloads(
     }
 
 
+def release_files_payload(
+    apt_proxy: str, release_url: str, k8s_version: str, sha256: Mapping[str, str]
+) -> dict[str, object]:
+    """cloud-native-basic carrying Kubernetes `k8s_version` as Clear Linux's `kubernetes`
+    package does (kubeadm, kubelet, kubectl in /usr/bin): the stand-in release binaries of that
+    version from `release_url` (dl.k8s.io's layout, .../release), checked by `sha256` (name ->
+    hex or "sha256:hex"), plus containerd through the apt proxy. For OS versions whose bundle
+    carries a Kubernetes that pkgs.k8s.io never had (1.12 around OS 26240)."""
+    base = release_url.rstrip("/") + f"/v{k8s_version}/bin/linux/amd64/"
+    files = []
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        if name not in sha256:
+            raise ValueError(f"no sha256 of the {name} release binary of {k8s_version}")
+        files.append(
+            {
+                "url": base + name,
+                "path": f"/usr/bin/{name}",
+                "sha256": str(sha256[name]).removeprefix("sha256:"),
+                "mode": "0755",
+            }
+        )
+    return {"proxy": apt_proxy, "packages": ["containerd"], "files": files}
+
+
+def check_files(where: str, files: object) -> None:
+    if not isinstance(files, list) or not files:
+        raise ValueError(f"{where}: files must be a non-empty list")
+    paths = set()
+    for item in files:
+        if not isinstance(item, Mapping) or set(item) - FILE_KEYS:
+            raise ValueError(f"{where}: each file is a mapping of {sorted(FILE_KEYS)}")
+        url, path = item.get("url"), item.get("path")
+        if (
+            not isinstance(url, str)
+            or not url.startswith("http://")
+            or any(c.isspace() for c in url)
+        ):
+            raise ValueError(f"{where}: file url {url!r} must be an http:// URL")
+        if (
+            not isinstance(path, str)
+            or not FILE_PATH_RE.match(path)
+            or "/../" in path + "/"
+            or "/./" in path + "/"
+            or path in paths
+        ):
+            raise ValueError(f"{where}: file path {path!r} must be unique, absolute, under /usr")
+        paths.add(path)
+        if not isinstance(item.get("sha256"), str) or not SHA256_RE.match(item["sha256"]):
+            raise ValueError(f"{where}: file {path}: sha256 must be 64 lowercase hex digits")
+        mode = item.get("mode", "0644")
+        if not isinstance(mode, str) or not FILE_MODE_RE.match(mode):
+            raise ValueError(f"{where}: file {path}: mode must be octal text such as 0755")
+
+
 def check_payload(bundle: str, payload: Mapping[str, object]) -> dict[str, object]:
     """A payload as the stand-in reads it, or ValueError naming what is wrong."""
     where = f"payload of {bundle}"
@@ -97,12 +157,16 @@ def check_payload(bundle: str, payload: Mapping[str, object]) -> dict[str, objec
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(PAYLOAD_KEYS)})")
     packages = payload.get("packages")
-    if (
+    if "files" in payload and "packages" not in payload and set(payload) <= {"files", "proxy"}:
+        packages = None  # a payload of files only: no apt part
+    elif (
         not isinstance(packages, list)
         or not packages
         or not all(isinstance(p, str) and APT_PACKAGE_RE.match(p) for p in packages)
     ):
         raise ValueError(f"{where}: packages must be a non-empty list of apt names, e.g. docker.io")
+    if "files" in payload:
+        check_files(where, payload["files"])
     proxy = payload.get("proxy")
     if proxy is not None and not (isinstance(proxy, str) and proxy.startswith("http://")):
         raise ValueError(f"{where}: proxy must be an http:// URL, e.g. http://mirror:3142")
@@ -135,13 +199,19 @@ def check_payload(bundle: str, payload: Mapping[str, object]) -> dict[str, objec
 def render_bundle_manifest(version: int, bundle: str, payload: Mapping[str, object] | None) -> str:
     """The text of the stand-in's Manifest.<bundle> for `version` (payload None: nothing but
     the bundle's marker file is installed)."""
+    checked = None if payload is None else check_payload(bundle, payload)
+    files = None if checked is None else checked.pop("files", None)
+    if checked is not None and "packages" not in checked:
+        checked = None  # files only
     document = {
         "format": BUNDLE_FORMAT,
         "version": version,
         "bundle": bundle,
         "stand_in": "Debian packages stand in for this Clear Linux bundle's content (tests only)",
-        "apt": None if payload is None else check_payload(bundle, payload),
+        "apt": checked,
     }
+    if files is not None:
+        document["files"] = files
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -178,6 +248,7 @@ def write_mirror(
     fmt: str = DEFAULT_FORMAT,
     payloads: Mapping[str, Mapping[str, object]] | None = None,
     experimental: Collection[str] = (),
+    version_payloads: Mapping[int, Mapping[str, Mapping[str, object]]] | None = None,
 ) -> Path:
     """Write the mirror tree for `versions` under `root_dir` and return its path.
 
@@ -187,6 +258,8 @@ def write_mirror(
     `payloads` maps a bundle to what stands in for its content (see debian_payloads()); every
     bundle of every version gets its Manifest.<bundle>, with "apt": null when it has none.
     `experimental`: bundles that every MoM offering them marks experimental.
+    `version_payloads` (version -> bundle -> payload) replaces a bundle's payload in one
+    version (e.g. cloud-native-basic with the Kubernetes of that OS release).
     """
     wanted = sorted({_positive_int(v, "version") for v in versions})
     if not wanted:
@@ -219,6 +292,16 @@ def write_mirror(
     for name in experimental:
         if name not in offered:
             raise ValueError(f"{name} is marked experimental, but no version offers it")
+    per_version_payloads: dict[int, dict[str, Mapping[str, object]]] = {}
+    for number, replaced in (version_payloads or {}).items():
+        version = _positive_int(number, "version")
+        if version not in per_version:
+            raise ValueError(f"a payload is given for version {version}, which is not written")
+        for name, payload in replaced.items():
+            if name not in per_version[version]:
+                raise ValueError(f"a payload is given for {name} in {version}, which lacks it")
+            check_payload(name, payload)
+        per_version_payloads[version] = {**payloads, **replaced}
 
     root = Path(root_dir)
     previous = 0
@@ -228,7 +311,9 @@ def write_mirror(
         mom = render_mom(version, per_version[version], previous, fmt, experimental)
         (version_dir / "Manifest.MoM").write_text(mom, encoding="utf-8")
         for bundle in sorted({REQUIRED_BUNDLE, *per_version[version]}):
-            manifest = render_bundle_manifest(version, bundle, payloads.get(bundle))
+            manifest = render_bundle_manifest(
+                version, bundle, per_version_payloads.get(version, payloads).get(bundle)
+            )
             (version_dir / f"Manifest.{bundle}").write_text(manifest, encoding="utf-8")
         previous = version
     format_dir = root / "version" / f"format{fmt}"

@@ -59,6 +59,15 @@ from k8s_stand_in.util import (
 )
 
 STACK_HINT = "To see the stack trace of this error execute with --v=5 or higher"
+STACK_HINT_FROM = (1, 14)  # kubeadm's errors carry stacks (pkg/errors) from 1.14 on
+
+
+def stack_hint() -> str:
+    """The line kubeadm adds under an error (none before 1.14: CheckErr printed the error)."""
+    have = version.parse_semver(version.current().version) or (1, 32, 0)
+    return f"\n{STACK_HINT}" if have[:2] >= STACK_HINT_FROM else ""
+
+
 KUBERNETES_DIR = "/etc/kubernetes"
 MANIFESTS = "/etc/kubernetes/manifests"
 KUBELET_DIR = "/var/lib/kubelet"
@@ -643,8 +652,50 @@ def systemctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False)
 
 
+# The unit the kubeadm package installs (systemd/kube-apiserver-stand-in.service). A release
+# binary (/usr/local/bin/kubeadm from dl.k8s.io's layout) comes without it, as the real one
+# comes without unit files: kubeadm then writes this one under /etc/systemd/system, running the
+# API endpoint stand-in from where this kubeadm's code is.
+APISERVER_UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+APISERVER_UNIT_TEXT = """\
+# Written by the kubeadm stand-in of dlrs-provision (tests only, not Kubernetes): the API
+# endpoint stand-in, for a kubeadm installed without its package's unit files.
+[Unit]
+Description=kube-apiserver stand-in of dlrs-provision (HTTPS API endpoint, not Kubernetes)
+Wants=network-online.target
+After=network-online.target
+ConditionPathExists=/etc/kubernetes/manifests/kube-apiserver.yaml
+
+[Service]
+ExecStart={python} {script} --manifest=/etc/kubernetes/manifests/kube-apiserver.yaml
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def ensure_apiserver_unit(root: Root) -> None:
+    """Write the API endpoint's unit when no unit directory has it (or ours is stale)."""
+    ours = root.path(f"{APISERVER_UNIT_DIRS[0]}/{APISERVER_UNIT}")
+    text = APISERVER_UNIT_TEXT.format(python=sys.executable, script=APISERVER_SCRIPT)
+    for directory in APISERVER_UNIT_DIRS[1:]:
+        if root.path(f"{directory}/{APISERVER_UNIT}").is_file():
+            return
+    try:
+        if ours.read_text() == text:
+            return
+    except OSError:
+        pass
+    if ours.exists() and not ours.read_text().startswith("# Written by the kubeadm stand-in"):
+        return  # the operator's own unit
+    atomic_write(ours, text)
+
+
 def start_apiserver(root: Root) -> None:
     if root.uses_systemd():
+        ensure_apiserver_unit(root)
         systemctl("daemon-reload")
         systemctl("enable", APISERVER_UNIT)
         result = systemctl("restart", APISERVER_UNIT)
@@ -2052,14 +2103,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(root, rest)
     except UsageError as exc:
-        err(f"{exc}")
-        err(STACK_HINT)
+        err(f"{exc}{stack_hint()}")
         return 1
     except ConfigError as exc:
-        err(f"{exc.message}\n{STACK_HINT}")
+        err(f"{exc.message}{stack_hint()}")
         return exc.code
     except PhaseError as exc:
-        err(f"error execution phase {exc.phase}: {exc.message}\n{STACK_HINT}")
+        err(f"error execution phase {exc.phase}: {exc.message}{stack_hint()}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -40,6 +40,21 @@ V1BETA4_EXPERIMENTAL_FROM = (1, 28)  # v1beta4 known, but refused as experimenta
 V1BETA4_FROM = (1, 31)  # v1beta4 served (and v1beta3 deprecated) from 1.31
 # kubeadm's runtime.Scheme is named after the line that makes it (runtime.NewScheme()).
 KUBEADM_SCHEME = "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:30"
+# Before 1.22 (one more import, metav1, above that line) kubeadm names it scheme.go:31, as the
+# messages of kubeadm 1.13-1.21 quoted in bug reports show; 1.12's scheme.go is taken to have
+# the same shape (its imports: metav1, runtime, schema, serializer, utilruntime, kubeadm,
+# v1alpha2, v1alpha3).
+KUBEADM_SCHEME_BEFORE_1_22 = "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31"
+# The first release whose kubeadm knows each config API (registers it in its scheme); an older
+# kubeadm cannot decode it at all ("no kind ... is registered").
+KNOWN_FROM = {
+    "v1alpha2": (1, 11),
+    "v1alpha3": (1, 12),
+    "v1beta1": (1, 13),
+    "v1beta2": (1, 15),
+    "v1beta3": (1, 22),
+    "v1beta4": (1, 28),
+}
 OLD_VERSIONS = {
     "v1alpha1": "v1.11",
     "v1alpha2": "v1.12",
@@ -537,6 +552,20 @@ def _check_version(api_version: str, kind: str) -> None:
     if group != KUBEADM_GROUP:
         return
     have = _client_minor()
+    if ver in KNOWN_FROM and have < KNOWN_FROM[ver]:
+        scheme = KUBEADM_SCHEME if have >= V1BETA3_FROM else KUBEADM_SCHEME_BEFORE_1_22
+        raise ConfigError(
+            f'no kind "{kind}" is registered for version "{api_version}" in scheme "{scheme}"'
+        )
+    last = version.parse_semver(OLD_VERSIONS.get(ver, ""))
+    if last is not None and have <= last[:2]:
+        # an API this old kubeadm still reads (v1alpha3 at 1.12): the stand-in models only the
+        # config APIs of 1.22 and later, and says so instead of pretending to decode it
+        raise ConfigError(
+            f"stand-in: the kubeadm stand-in at v{version.current().version} does not model "
+            f'the config API "{api_version}" that this kubeadm release reads; only '
+            f"{', '.join(KUBEADM_GROUP + '/' + v for v in SUPPORTED)} are modelled"
+        )
     if ver in OLD_VERSIONS:
         # 1.31 added the kind to this message (validateSupportedVersion got the GVK)
         what = f'"{api_version}" (kind: "{kind}")' if have >= V1BETA4_FROM else f'"{api_version}"'
@@ -547,15 +576,11 @@ def _check_version(api_version: str, kind: str) -> None:
             "using a newer API version."
         )
     if ver == "v1beta4" and have < V1BETA4_FROM:
-        if have >= V1BETA4_EXPERIMENTAL_FROM:
-            # kubeadm init and join have no --allow-experimental-api flag: they always refuse
-            raise ConfigError(
-                f'experimental API spec: "{api_version}" is not allowed. You can use the '
-                "--allow-experimental-api flag if the command supports it."
-            )
+        # known since 1.28 (above), but experimental until 1.31; kubeadm init and join have no
+        # --allow-experimental-api flag: they always refuse
         raise ConfigError(
-            f'no kind "{kind}" is registered for version "{api_version}" in scheme '
-            f'"{KUBEADM_SCHEME}"'
+            f'experimental API spec: "{api_version}" is not allowed. You can use the '
+            "--allow-experimental-api flag if the command supports it."
         )
     if ver == "v1beta3" and have >= V1BETA4_FROM:
         warn(
