@@ -294,6 +294,19 @@ SETTINGS: dict[str, Setting] = {
             maximum=65535,
         ),
         Setting(
+            "dlrs_registry_cache_image",
+            "image",
+            "Clear Linux master: the registry image run as a container, as the upstream names it",
+            default="library/registry:2.8.3",
+        ),
+        Setting(
+            "dlrs_registry_cache_image_digest",
+            "sha256",
+            "Clear Linux master: the digest the registry image is pulled by (default: Docker "
+            "Hub's registry:2.8.3)",
+            default="sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373",
+        ),
+        Setting(
             "dlrs_pause_image",
             "image",
             "the pod sandbox (pause) image (default: kubeadm's pause of the pinned minor, from "

@@ -7,6 +7,7 @@ systemd as PID 1 and sshd; they are reached over real SSH on ports published on 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -27,6 +28,7 @@ from dlrs_provision.docker_engine import (
 from dlrs_provision.errors import EnvironmentProblem, UsageError
 from dlrs_provision.sandbox import files
 from dlrs_provision.sandbox.images import (
+    REGISTRY_IMAGE,
     STACK_IMAGES,
     ImageBuilder,
     control_plane_image_paths,
@@ -125,6 +127,8 @@ class SandboxState:
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     # version -> binary -> "sha256:<hex>" of the mirror's stand-in release binaries
     kubernetes_binary_checksums: dict[str, dict[str, str]] = field(default_factory=dict)
+    # manifest digest of library/registry:2.8.3 in the mirror's registry ("" without a Clear master)
+    registry_image_digest: str = ""
 
     def to_json(self) -> str:
         return json.dumps({"format": "dlrs-sandbox/1", **asdict(self)}, indent=2) + "\n"
@@ -277,6 +281,11 @@ def up(
         did(f"pushed {ref} to the mirror's registry")
     for ref in _push_control_plane_images(root, mirror_ports["registry"], say):
         did(f"pushed the stand-in as {ref} to the mirror's registry")
+    registry_digest = ""
+    if any(n.os == "clearlinux" and n.role == "master" for n in plan):
+        pushed, registry_digest = _push_registry_image(builder, mirror_ports["registry"], say)
+        if pushed:
+            did(f"pushed {REGISTRY_IMAGE[0]} (the registry as a container) to the mirror")
 
     containers = {c.name: c for c in _sandbox_containers()}
     state = SandboxState(
@@ -313,6 +322,7 @@ def up(
         actions=actions,
         kubernetes_version=kubernetes_version,
         kubernetes_binary_checksums=builder.release_checksums(),
+        registry_image_digest=registry_digest,
     )
     _warn_outdated_images(builder, state, say)
     files.write_known_hosts(sbx, host_keys)
@@ -583,6 +593,37 @@ def _push_stack_images(builder: ImageBuilder, registry_port: int, say: Echo) -> 
         _push_as(local, registry_port, ref)
         pushed.append(ref)
     return pushed
+
+
+def _push_registry_image(builder: ImageBuilder, registry_port: int, say: Echo) -> tuple[bool, str]:
+    """Push the registry image unless the mirror has it; (pushed, its manifest digest)."""
+    ref, spec_name = REGISTRY_IMAGE
+    repo, _, tag = ref.partition(":")
+    local = builder.ensure(spec_name)
+    pushed = False
+    if _registry_config_digest(registry_port, repo, tag) != image_id(local):
+        say(f"pushing {local} as mirror:5000/{ref}")
+        _push_as(local, registry_port, ref)
+        pushed = True
+    digest = _registry_manifest_digest(registry_port, repo, tag)
+    if not digest:
+        raise EnvironmentProblem(
+            f"the mirror's registry does not give the manifest of {ref} after the push",
+            f"docker logs {MIRROR_CONTAINER}",
+        )
+    return pushed, digest
+
+
+def _registry_manifest_digest(port: int, repo: str, tag: str) -> str | None:
+    """sha256 of the manifest the registry serves for repo:tag (what a pull by digest names)."""
+    status, body = http_get(
+        f"http://127.0.0.1:{port}/v2/{repo}/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    if status != 200 or not body:
+        return None
+    data = body if isinstance(body, bytes) else body.encode()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _push_as(local: str, registry_port: int, ref: str) -> None:

@@ -214,6 +214,7 @@ def render_hosts_yml(
         f"    dlrs_clearlinux_mirror: {_q(urls['clearlinux_mirror'])}",
         "    dlrs_clearlinux_allow_insecure_http: true  # the sandbox mirror is plain HTTP",
         f"    dlrs_upstream_registry: {_q(urls['registry'])}",
+        *_registry_image_lines(state.registry_image_digest),
         "    # the mirror's registry plays the upstream; it is plain HTTP, so it is listed here",
         f"    dlrs_insecure_registries: [{_q(urls['registry'])}]",
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
@@ -250,6 +251,16 @@ def _binary_lines(url: str, checksums: dict[str, dict[str, str]]) -> list[str]:
         names = checksums[version]
         lines += [f"        {name}: {_q(names[name])}" for name in sorted(names)]
     return lines
+
+
+def _registry_image_lines(digest: str) -> list[str]:
+    if not digest:
+        return []
+    return [
+        "    # the registry image a Clear Linux master runs the cache with: the mirror's STAND-IN",
+        "    # for Docker Hub's library/registry:2.8.3 (Debian's docker-registry), by its digest",
+        f"    dlrs_registry_cache_image_digest: {_q(digest)}",
+    ]
 
 
 def _manifest_lines(manifests: dict[str, Manifest | None]) -> list[str]:

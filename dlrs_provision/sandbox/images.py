@@ -146,6 +146,7 @@ SPECS: dict[str, ImageSpec] = {
             swupd_tree=True,
             k8s_repo=True,
         ),
+        ImageSpec("registry", "registry-image", parent="base"),
         ImageSpec("stack-dlaas-mkl", "stack-test", parent="base", build_args=(("FLAVOR", "mkl"),)),
         ImageSpec("stack-dlaas-oss", "stack-test", parent="base", build_args=(("FLAVOR", "oss"),)),
     )
@@ -156,6 +157,10 @@ STACK_IMAGES = {
     "clearlinux/stacks-dlaas-mkl:latest": "stack-dlaas-mkl",
     "clearlinux/stacks-dlaas-oss:latest": "stack-dlaas-oss",
 }
+
+# What the registry image is pushed as (Docker Hub's name; registry_cache's default image), for
+# a Clear Linux master, where the registry runs as a container.
+REGISTRY_IMAGE = ("library/registry:2.8.3", "registry")
 
 
 # kubeadm's control-plane images, played by one tiny STAND-IN image (a note, no program) pushed
