@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from dlrs_provision import catalog
+from dlrs_provision import catalog, clearlinux_kubernetes
+from dlrs_provision.clearlinux_kubernetes import DEFAULT_KUBERNETES_VERSION
 from dlrs_provision.errors import InputError, Problem
 from dlrs_provision.settings import SETTINGS
 
@@ -755,6 +756,7 @@ def _check(inv: Inventory) -> list[Problem]:
             problems += _check_setting(key, var, where)
     problems += _check_registry(inv)
     problems += _check_kubeflow(inv)
+    problems += _check_clearlinux_kubernetes(inv)
 
     # cross-field: the pin must not be below the minimum
     for name in inv.hosts:
@@ -896,6 +898,80 @@ def _check_registry(inv: Inventory) -> list[Problem]:
                     field=key,
                 )
             )
+    return problems
+
+
+def _check_registry_mode(inv: Inventory, name: str) -> list[Problem]:
+    """dlrs_registry_mode: local means the cluster's own registry, filled by `images load`;
+    with dlrs_registry_cache: false there is no such registry."""
+    if inv.setting(name, "dlrs_registry_mode") != "local":
+        return []
+    if inv.setting(name, "dlrs_registry_cache") is not False:
+        return []
+    hv = inv.host_vars(name)
+    var = hv.get("dlrs_registry_cache") or hv.get("dlrs_registry_mode")
+    if var is None:  # pragma: no cover - both differ from their defaults, so both are set
+        return []
+    return [
+        Problem(
+            var.origin.file,
+            "dlrs_registry_mode is local but dlrs_registry_cache is false: local means the "
+            "cluster's own registry (filled by `images load`), and false means there is none",
+            fix="set dlrs_registry_cache: true for an air-gapped site, or dlrs_registry_mode: "
+            "proxy with the cache off (every node pulls from the upstream)",
+            line=var.origin.line,
+            where=var.level,
+            field="dlrs_registry_cache",
+        )
+    ]
+
+
+def _check_clearlinux_kubernetes(inv: Inventory) -> list[Problem]:
+    """Where the inventory pins a Clear Linux version (dlrs_clearlinux_version), the Kubernetes
+    a node gets there is known before any host is reached: refuse what cannot work. Without a
+    pin the preflight phase checks the same from the node's facts."""
+    problems: list[Problem] = []
+    refused: dict[tuple[str, str], list[str]] = {}  # (setting, reason) -> hosts
+    where: dict[str, Var] = {}
+    for name in inv.hosts:
+        problems += _check_registry_mode(inv, name)
+        pin = inv.setting(name, "dlrs_clearlinux_version")
+        if not isinstance(pin, int) or isinstance(pin, bool):
+            continue
+        keys = (
+            "dlrs_kubernetes_clearlinux_source",
+            "dlrs_kubernetes_binary_checksums",
+            "dlrs_kubernetes_version",
+        )
+        if any(SETTINGS[k].check(inv.setting(name, k)) for k in keys):
+            continue  # reported as a wrong value already
+        version = inv.setting(name, "dlrs_kubernetes_version") or DEFAULT_KUBERNETES_VERSION
+        source = inv.setting(name, "dlrs_kubernetes_clearlinux_source")
+        reason = clearlinux_kubernetes.clearlinux_kubernetes_problem(
+            pin, str(version), source, inv.setting(name, "dlrs_kubernetes_binary_checksums")
+        )
+        if reason is None:
+            continue
+        hv = inv.host_vars(name)
+        named = ("dlrs_kubernetes_clearlinux_source", "dlrs_kubernetes_version")
+        key = next((k for k in named if k in hv), "dlrs_clearlinux_version")
+        var = hv[key]
+        ident = f"{key}@{var.origin.file}:{var.origin.line}"
+        where[ident] = var
+        refused.setdefault((ident, reason), []).append(name)
+    for (ident, reason), hosts in refused.items():
+        var = where[ident]
+        problems.append(
+            Problem(
+                var.origin.file,
+                f"Clear Linux nodes pinned to dlrs_clearlinux_version ({', '.join(hosts)}): "
+                f"{reason}",
+                fix="change the setting named above: no host has been changed",
+                line=var.origin.line,
+                where=var.level,
+                field=ident.split("@", 1)[0],
+            )
+        )
     return problems
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from dlrs_provision import catalog, kubeadm_api, tuning
+from dlrs_provision import catalog, clearlinux_kubernetes, kubeadm_api, tuning
 
 CLEARLINUX_MIN_VERSION = 26240
 
@@ -71,6 +71,8 @@ class Setting:
             "sha256": "a sha256 digest: 64 hex digits, optionally after sha256:",
             "release": "a release tag such as v1.9.0",
             "imagerepo": "a registry with an optional path, no tag, such as registry:5443/k8s",
+            "k8s_checksums": 'a mapping "X.Y.Z": {kubeadm: "sha256:<64 hex>", kubelet: '
+            '"sha256:...", kubectl: "sha256:..."}',
         }[self.kind]
 
     def check(self, value: Any) -> str | None:
@@ -82,6 +84,8 @@ class Setting:
                 return "is not a string (the value is not shown: it is a secret)"
             return "is an empty string" if not value.strip() else None
         kind = self.kind
+        if kind == "k8s_checksums":
+            return clearlinux_kubernetes.checksums_problem(value)
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 return f"is {_describe(value)}, not a whole number"
@@ -350,6 +354,28 @@ SETTINGS: dict[str, Setting] = {
             default="https://pkgs.k8s.io",
         ),
         Setting("dlrs_kubernetes_repo_key_url", "fileurl", "signing key of those repositories"),
+        Setting(
+            "dlrs_kubernetes_clearlinux_source",
+            "str",
+            "Clear Linux nodes: kubeadm/kubelet/kubectl from the upstream release binaries "
+            "(checked by sha256) or from the cloud-native-basic bundle (the OS release's version)",
+            default=clearlinux_kubernetes.DEFAULT_SOURCE,
+            choices=clearlinux_kubernetes.SOURCES,
+        ),
+        Setting(
+            "dlrs_kubernetes_binary_url",
+            "url",
+            "where the release binaries are: <url>/v<X.Y.Z>/bin/linux/amd64/<name> (dl.k8s.io "
+            "or a mirror of it)",
+            default=clearlinux_kubernetes.DEFAULT_BINARY_URL,
+        ),
+        Setting(
+            "dlrs_kubernetes_binary_checksums",
+            "k8s_checksums",
+            "sha256 of release binaries the built-in table lacks: "
+            '"X.Y.Z": {kubeadm: sha256:..., kubelet: ..., kubectl: ...}',
+            default={},
+        ),
         Setting(
             "dlrs_pod_network",
             "str",

@@ -305,7 +305,9 @@ def test_load_without_a_cluster_registry_is_refused(tmp_path):
     proc = cli(
         "images", "load", str(archive), str(inventory(tmp_path, "dlrs_registry_cache: false"))
     )
-    assert proc.returncode == 2 and "the cluster has no registry" in proc.stderr
+    # the inventory is local mode without the registry: validation refuses it first (#12)
+    assert proc.returncode == 2
+    assert "dlrs_registry_mode is local but dlrs_registry_cache is false" in proc.stderr
 
 
 def test_load_refuses_an_address_that_is_not_host_port(tmp_path):

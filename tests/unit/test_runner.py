@@ -52,7 +52,7 @@ def test_preflight_on_localhost_caches_facts_and_tuning(tmp_path, state):
     assert result.ok, runner.render_summary(result, "resume")
     assert result.hosts["localhost"].state == "ok"
     assert result.hosts["localhost"].changed == 0  # preflight changes nothing
-    assert [e.phase for e in events if e.kind == "phase"] == ["Preflight"]
+    assert [e.phase for e in events if e.kind == "phase"] == ["Preflight", "Preflight verdict"]
     tasks = {e.task for e in events if e.kind == "result" and e.host == "localhost"}
     assert "Compute the TensorFlow tuning of this host" in tasks
     # artifacts of the run are kept, under the inventory's state folder
