@@ -219,7 +219,8 @@ def render_hosts_yml(
         f"    dlrs_insecure_registries: [{_q(urls['registry'])}]",
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
         f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
-        f'    dlrs_kubernetes_version: "{state.kubernetes_version}"',
+        "    # the exact release, so that Debian's apt and Clear Linux's release binaries agree",
+        f'    dlrs_kubernetes_version: "{_exact_version(state)}"',
         *_binary_lines(urls["kubernetes_binaries"], state.kubernetes_binary_checksums),
         "    # kubeadm's control-plane images: STAND-IN images in the mirror's registry, under the",
         "    # path of their real registry (checked by the kubeadm stand-in's ImagePull preflight)",
@@ -251,6 +252,18 @@ def _binary_lines(url: str, checksums: dict[str, dict[str, str]]) -> list[str]:
         names = checksums[version]
         lines += [f"        {name}: {_q(names[name])}" for name in sorted(names)]
     return lines
+
+
+def _exact_version(state) -> str:
+    """The sandbox's Kubernetes version as an exact release: a minor becomes the newest patch
+    the mirror has release binaries (and an apt repository) for."""
+    wanted = state.kubernetes_version
+    if wanted.count(".") != 1:
+        return wanted
+    patches = [v for v in state.kubernetes_binary_checksums if v.startswith(wanted + ".")]
+    if not patches:
+        return wanted
+    return max(patches, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
 def _registry_image_lines(digest: str) -> list[str]:

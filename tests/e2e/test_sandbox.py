@@ -241,6 +241,9 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
         "dlrs_insecure_registries",
         "dlrs_kubernetes_repo_url",
         "dlrs_kubernetes_version",
+        # the stand-ins' release binaries, which a Clear Linux node installs by sha256
+        "dlrs_kubernetes_binary_url",
+        "dlrs_kubernetes_binary_checksums",
         # the stand-in control-plane images in the mirror's registry (kubeadm's ImagePull)
         "dlrs_kubernetes_image_repository",
         "dlrs_pod_network_manifest_url",
