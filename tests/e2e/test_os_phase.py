@@ -6,7 +6,7 @@ own modules, on the same cluster.)"""
 from __future__ import annotations
 
 import pytest
-from e2e_support import NODES, on
+from e2e_support import MIRROR, NODES, on
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +56,18 @@ def test_docker_and_containerd_run_on_every_node(cluster, node):
     plugins = on(node, "ctr plugins ls")
     assert any("io.containerd.grpc.v1" in line and "cri" in line and " ok" in line
                for line in plugins.splitlines()), plugins  # fmt: skip
+
+
+def test_debian_nodes_fetch_their_packages_through_the_apt_proxy(cluster, sandbox):
+    # dlrs_apt_proxy (the mirror's apt-cacher-ng) reaches apt through node_prep's apt.conf.d
+    # file, and apt-cacher-ng logs each download with the client's address: every Debian node
+    # appears there (the Clear-Linux-like node's bundle-add uses the proxy on its own, so only
+    # the Debian nodes tell whether the setting took effect).
+    log = on(MIRROR, "cat /var/log/apt-cacher-ng/apt-cacher.log")
+    clients = {line.split("|")[3] for line in log.splitlines() if line.count("|") >= 4}
+    debian = [n.name for n in sandbox.nodes if n.os == "debian"]
+    assert debian
+    for node in debian:
+        conf = on(node, "apt-config dump Acquire::http::Proxy")
+        assert 'Acquire::http::Proxy "http://mirror:3142' in conf, conf
+        assert sandbox.node(node).ip in clients, (node, sorted(clients))
