@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _progress(message: str) -> None:
     print(f"sandbox: {message}", file=sys.stderr, flush=True)
+
+
+# The cluster runs' times, printed after the tests (the closing notes compare the sandboxes).
+RUN_TIMES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in RUN_TIMES:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -81,11 +91,15 @@ def cluster(sandbox, tmp_path_factory) -> Cluster:
     images, Kubernetes, Kubeflow): they must leave it as they found it."""
     state = tmp_path_factory.mktemp("cluster-state")
     cursor = upstream_cursor()
+    t0 = time.monotonic()
     first = run_cluster(sandbox.inventory, state)
+    RUN_TIMES.append(f"mixed sandbox cluster: first run {time.monotonic() - t0:.0f} s")
     assert first.rc == 0, first.explain()
     ca_first = on("node1", "sha256sum /etc/kubernetes/pki/ca.crt").split()[0]
     between = upstream_cursor()
+    t1 = time.monotonic()
     second = run_cluster(sandbox.inventory, state)
+    RUN_TIMES.append(f"mixed sandbox cluster: second run {time.monotonic() - t1:.0f} s")
     ca_second = on("node1", "sha256sum /etc/kubernetes/pki/ca.crt").split()[0]
     return Cluster(state, cursor, between, first, second, (ca_first, ca_second))
 

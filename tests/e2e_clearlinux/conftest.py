@@ -39,6 +39,15 @@ def _progress(message: str) -> None:
     print(f"sandbox: {message}", file=sys.stderr, flush=True)
 
 
+# The cluster runs' times, printed after the tests (the closing notes compare the sandboxes).
+RUN_TIMES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in RUN_TIMES:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[sandbox_api.SandboxState]:
     keep = os.environ.get("DLRS_KEEP_SANDBOX") == "1"
@@ -78,5 +87,7 @@ def cluster(sandbox, tmp_path_factory) -> Runs:
     t1 = time.monotonic()
     second = run_cluster(sandbox.inventory, state) if first.rc == 0 else first
     t2 = time.monotonic()
-    _progress(f"all-Clear cluster: first run {t1 - t0:.0f} s, second run {t2 - t1:.0f} s")
+    times = f"all-Clear cluster: first run {t1 - t0:.0f} s, second run {t2 - t1:.0f} s"
+    _progress(times)
+    RUN_TIMES.append(times)
     return Runs(state, first, second, (t1 - t0, t2 - t1))
