@@ -12,26 +12,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Python 3.12 is needed by ansible-core 2.21; this machine provides it through pyenv.
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/harness/pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: help venv lint unit test-fast test e2e e2e-clearlinux molecule demo clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/harness/pyproject.toml
 	@test -x "$(PYTHON)" || { echo "Python 3.12 not found (tried: '$(PYTHON)'); set PYTHON=/path/to/python3.12" >&2; exit 1; }
 	rm -rf $(VENV)
 	"$(PYTHON)" -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	# the product (editable, with the dev tools) and the test harness beside it (tests/harness:
+	# the sandbox, which adds `dlrs-provision sandbox`)
+	$(BIN)/pip install -q -e '.[dev]' -e tests/harness
 	touch $@
 
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
-	$(BIN)/ruff format --check dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
+	$(BIN)/ruff check setup.py dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
+	$(BIN)/ruff format --check setup.py dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint -q --offline --profile production playbooks roles
 

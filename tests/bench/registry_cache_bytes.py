@@ -45,8 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from dlrs_harness.sandbox.paths import sandbox_dir  # noqa: E402
 from dlrs_provision.registry import RegistryClient, ResolvedImage  # noqa: E402
-from dlrs_provision.sandbox.paths import sandbox_dir  # noqa: E402
 
 MIRROR = "dlrs-sandbox-mirror"
 NETWORK = "dlrs-sandbox"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from e2e_support import Cluster, on, run_cluster, upstream_cursor
 
-from dlrs_provision import sandbox as sandbox_api
+from dlrs_harness import sandbox as sandbox_api
 from dlrs_provision.errors import UsageError
 
 E2E_DIR = Path(__file__).resolve().parent

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from e2e_support import NODES, Request, on, upstream_cursor, upstream_requests
 
+from dlrs_harness import sandbox as sandbox_api
 from dlrs_provision import paths, runner
-from dlrs_provision import sandbox as sandbox_api
 from dlrs_provision.facts import cached_facts_file, load_facts
 from dlrs_provision.registry import RegistryClient
 

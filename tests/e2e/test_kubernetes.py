@@ -2,11 +2,11 @@
 `cluster`) on the 3-node sandbox, against the kubeadm/kubelet/kubectl stand-ins
 (tests/standins/k8s/): every result here rests on them, not on a real Kubernetes.
 
-What the sandbox's inventory gives these phases (dlrs_provision/sandbox/files.py): the stand-in
-packages as a signed apt repo on the mirror (node2, the Clear-Linux-like host, gets them through
-the swupd stand-in's cloud-native-basic bundle), and two STAND-IN manifests pinned by sha256
-over file:// URLs: a pod network (a Namespace and a ConfigMap) and the training operator (the
-real TFJob CRD of v1.9.0 with a Deployment that nothing runs).
+What the sandbox's inventory gives these phases (tests/harness/dlrs_harness/sandbox/files.py): the
+stand-in packages as a signed apt repo on the mirror (node2, the Clear-Linux-like host, gets them
+through the swupd stand-in's cloud-native-basic bundle), and two STAND-IN manifests pinned by sha256
+over file:// URLs: a pod network (a Namespace and a ConfigMap) and the training operator (the real
+TFJob CRD of v1.9.0 with a Deployment that nothing runs).
 """
 
 from __future__ import annotations

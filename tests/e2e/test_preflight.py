@@ -17,8 +17,8 @@ import pytest
 import yaml
 from e2e_support import NODES
 
+from dlrs_harness import sandbox as sandbox_api
 from dlrs_provision import paths, tuning
-from dlrs_provision import sandbox as sandbox_api
 from dlrs_provision.facts import cached_facts_file, load_facts
 
 pytestmark = pytest.mark.e2e

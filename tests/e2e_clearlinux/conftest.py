@@ -24,7 +24,7 @@ import pytest
 from clear_e2e import CLEAR_START, NODES
 from e2e_support import ClusterRun, run_cluster
 
-from dlrs_provision import sandbox as sandbox_api
+from dlrs_harness import sandbox as sandbox_api
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,10 +2,10 @@
 
 Every roles/<role>/molecule/<scenario>/molecule.yml is a scenario; with no argument all of them
 run, one after the other, each as `molecule test -s SCENARIO` in its role's directory. First the
-test-host images are made sure of (built by dlrs_provision/sandbox/images.py when missing; nothing
-is pulled) and their tags exported for .config/molecule/config.yml. Each scenario's full output
-goes to .cache/molecule/<role>-<scenario>.log; the console gets one line per scenario with its
-time, and the tail of the output of a failed one. Exit 0 when every scenario passed.
+test-host images are made sure of (built by tests/harness/dlrs_harness/sandbox/images.py when
+missing; nothing is pulled) and their tags exported for .config/molecule/config.yml. Each scenario's
+full output goes to .cache/molecule/<role>-<scenario>.log; the console gets one line per scenario
+with its time, and the tail of the output of a failed one. Exit 0 when every scenario passed.
 
 tests/molecule/test_scenarios.py runs the same scenarios under pytest through these functions.
 """
@@ -93,8 +93,8 @@ def find_scenarios(root: Path = ROOT, only: Iterable[str] = ()) -> list[Scenario
 
 def ensure_images(echo: Echo | None = None) -> dict[str, str]:
     """Start Docker if none answers, build the test-host images if missing; {env var: tag}."""
-    from dlrs_provision.docker_engine import ensure_docker
-    from dlrs_provision.sandbox.images import ImageBuilder
+    from dlrs_harness.docker_engine import ensure_docker
+    from dlrs_harness.sandbox.images import ImageBuilder
 
     ensure_docker(echo=echo)
     builder = ImageBuilder(ROOT, echo=echo)

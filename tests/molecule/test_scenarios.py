@@ -2,8 +2,9 @@
 
 Scenarios are found on disk (roles/*/molecule/*/molecule.yml), so a new role's scenario is
 picked up without touching this file. The test-host images are made sure of once per session
-(dlrs_provision/sandbox/images.py builds them when missing) and their tags handed to molecule in
-the variables .config/molecule/config.yml reads. `-m "not molecule"` skips these tests.
+(tests/harness/dlrs_harness/sandbox/images.py builds them when missing) and their tags handed
+to molecule in the variables .config/molecule/config.yml reads. `-m "not molecule"` skips
+these tests.
 """
 
 from __future__ import annotations

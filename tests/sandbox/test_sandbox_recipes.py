@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dlrs_harness.sandbox import cluster, files, images
+from dlrs_harness.sandbox.images import SPECS, ImageBuilder
 from dlrs_provision import inventory, sandbox
 from dlrs_provision.errors import UsageError
-from dlrs_provision.sandbox import cluster, files, images
-from dlrs_provision.sandbox.images import SPECS, ImageBuilder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,7 +126,7 @@ def test_mirror_payloads_name_packages_that_the_mirror_serves(tmp_path):
     """The swupd mirror's cloud-native-basic payload carries the Kubernetes of its OS version
     (1.11.0 at 26240, which pkgs.k8s.io never had): the stand-in release binaries the mirror
     serves under dl/release, pinned by their sha256, plus containerd through the apt proxy."""
-    from dlrs_provision.sandbox import images, k8s_repo
+    from dlrs_harness.sandbox import images, k8s_repo
 
     target = tmp_path / "update"
     sums = k8s_repo.checksums_of(k8s_repo.release_binaries(REPO))

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import tf_image
 
+from dlrs_harness.docker_engine import run_docker
 from dlrs_provision import tuning
 from dlrs_provision.benchmark import sweep
-from dlrs_provision.docker_engine import run_docker
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = REPO / "inventory" / "localhost" / "hosts.yml"

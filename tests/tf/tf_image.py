@@ -1,6 +1,6 @@
 """The TensorFlow (CPU) image of tests/tf/image/, built once and cached by its recipe's hash.
 
-It reuses the sandbox's image builder (dlrs_provision.sandbox.images): FROM the sandbox's
+It reuses the sandbox's image builder (dlrs_harness.sandbox.images): FROM the sandbox's
 `base` image, tagged dlrs-sandbox/tf-cpu:<hash12>, where the hash covers the recipe folder, the
 TensorFlow version and the base image's own hash. An existing tag is reused.
 
@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from dlrs_harness.sandbox.images import ImageBuilder, ImageSpec, image_exists
 from dlrs_provision.errors import EnvironmentProblem
-from dlrs_provision.sandbox.images import ImageBuilder, ImageSpec, image_exists
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "tests" / "tf" / "image"

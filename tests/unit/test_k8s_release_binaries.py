@@ -21,8 +21,8 @@ from types import ModuleType
 import pytest
 import yaml
 
+from dlrs_harness.sandbox import cluster, files, images, k8s_repo
 from dlrs_provision.errors import EnvironmentProblem
-from dlrs_provision.sandbox import cluster, files, images, k8s_repo
 
 REPO = Path(__file__).resolve().parents[2]
 STANDINS = REPO / "tests" / "standins"

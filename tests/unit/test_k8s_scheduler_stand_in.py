@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dlrs_provision.sandbox.files import POD_NETWORK_STAND_IN
+from dlrs_harness.sandbox.files import POD_NETWORK_STAND_IN
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "standins" / "k8s"))
@@ -402,7 +402,8 @@ def test_a_failed_replica_fails_the_job() -> None:
 
 # the sandbox's pod network manifest: flannel's namespace, net-conf and DaemonSet
 # The sandbox's pod network stand-in with flannel's real requests put back (the sandbox leaves
-# out its 100m cpu: see dlrs_provision/sandbox/files.py), as kube-flannel.yml v0.26 has them.
+# out its 100m cpu: see tests/harness/dlrs_harness/sandbox/files.py), as kube-flannel.yml v0.26
+# has them.
 SANDBOX_REQUESTS = "requests: {memory: 50Mi}  # flannel: cpu 100m (see above)"
 assert SANDBOX_REQUESTS in POD_NETWORK_STAND_IN
 FLANNEL = POD_NETWORK_STAND_IN.replace(SANDBOX_REQUESTS, "requests: {cpu: 100m, memory: 50Mi}")

@@ -1,5 +1,5 @@
 """Tests of the Kubernetes stand-ins (tests/standins/k8s/) and of the apt repository that the
-sandbox's mirror host serves them from (dlrs_provision/sandbox/k8s_repo.py).
+sandbox's mirror host serves them from (tests/harness/dlrs_harness/sandbox/k8s_repo.py).
 
 The stand-ins run as subprocesses against temporary roots ($K8S_STAND_IN_ROOT), one per "host";
 the API endpoint stand-in listens on 127.0.0.1 only. No other traffic, no root, no containers.
@@ -800,7 +800,7 @@ def test_k8s_repo_builds_signed_repositories_of_stand_in_packages(tmp_path: Path
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed")
     pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (a dev dependency)")
-    from dlrs_provision.sandbox import k8s_repo
+    from dlrs_harness.sandbox import k8s_repo
 
     out = tmp_path / "k8s"
     repos = k8s_repo.build_k8s_repo(REPO, out, echo=lambda _: None)  # key cached in .cache/k8s-repo
@@ -1039,7 +1039,7 @@ def _apt_needs_the_companions(base: Path, repo: Path) -> None:
 
 
 def test_k8s_repo_digest_follows_the_recipe(tmp_path: Path) -> None:
-    from dlrs_provision.sandbox import k8s_repo
+    from dlrs_harness.sandbox import k8s_repo
 
     files = {
         p.relative_to(REPO).as_posix()

@@ -1,7 +1,7 @@
 """The Kubernetes version a stand-in plays.
 
-A package built by dlrs_provision/sandbox/k8s_repo.py carries build_info.json next to this
-module ({"version": "1.32.3", "package_version": "1.32.3-1.1", ...}). Run from the checkout
+A package built by tests/harness/dlrs_harness/sandbox/k8s_repo.py carries build_info.json next
+to this module ({"version": "1.32.3", "package_version": "1.32.3-1.1", ...}). Run from the checkout
 (unit tests), the version is $K8S_STAND_IN_VERSION or DEFAULT_VERSION.
 """
 

@@ -5,14 +5,14 @@ reached over real SSH on 127.0.0.1 ports, on a Docker network of the sandbox's o
 host plays the site's apt proxy, registry and swupd mirror. Images are built from
 tests/sandbox/ (see its README.md).
 
-    from dlrs_provision import sandbox
+    from dlrs_harness import sandbox
     state = sandbox.up(nodes=3, os="mixed")   # writes inventory/sandbox/hosts.yml
     sandbox.status().ok
     sandbox.down()
 """
 
-from dlrs_provision.sandbox.cli import register_cli
-from dlrs_provision.sandbox.cluster import (
+from dlrs_harness.sandbox.cli import register_cli
+from dlrs_harness.sandbox.cluster import (
     DEFAULT_CLEAR_VERSION,
     DEFAULT_KUBERNETES_VERSION,
     MIRROR_CONTAINER,
@@ -29,7 +29,7 @@ from dlrs_provision.sandbox.cluster import (
     status,
     up,
 )
-from dlrs_provision.sandbox.paths import repo_root, sandbox_dir
+from dlrs_harness.sandbox.paths import repo_root, sandbox_dir
 
 __all__ = [
     "DEFAULT_CLEAR_VERSION",

@@ -23,7 +23,8 @@ def repo_root() -> Path:
     raise EnvironmentProblem(
         f"the sandbox needs a checkout of dlrs-provision (it builds its hosts from tests/sandbox "
         f"and tests/standins), and none was found at or above {where}",
-        "install dlrs-provision from its git checkout with `pip install -e .` and run it there, "
+        "install the harness from the git checkout (`make venv` there: it installs dlrs-provision "
+        "and tests/harness editable) and run it there, "
         f"or set {REPO_ROOT_ENV}=/path/to/the/checkout",
     )
 

@@ -19,15 +19,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dlrs_provision.docker_engine import (
+from dlrs_harness.docker_engine import (
     DockerInfo,
     ensure_docker,
     probe,
     run_docker,
 )
-from dlrs_provision.errors import EnvironmentProblem, UsageError
-from dlrs_provision.sandbox import files
-from dlrs_provision.sandbox.images import (
+from dlrs_harness.sandbox import files
+from dlrs_harness.sandbox.images import (
     REGISTRY_IMAGE,
     STACK_IMAGES,
     ImageBuilder,
@@ -36,7 +35,8 @@ from dlrs_provision.sandbox.images import (
     image_id,
     sandbox_image_refs,
 )
-from dlrs_provision.sandbox.paths import repo_root, sandbox_dir
+from dlrs_harness.sandbox.paths import repo_root, sandbox_dir
+from dlrs_provision.errors import EnvironmentProblem, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def _validate(nodes: int, os_name: str, clear_version: int) -> None:
 def kubernetes_versions(root: Path) -> list[str]:
     """What --kubernetes-version may be: a minor the mirror has a repository for, or one of
     its exact releases (tests/sandbox/k8s-repo/repos.yaml)."""
-    from dlrs_provision.sandbox import k8s_repo
+    from dlrs_harness.sandbox import k8s_repo
 
     recipe = k8s_repo.load_recipe(root)
     return [*recipe.minors(), *(v.split("-")[0] for v in recipe.versions)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dlrs_harness.sandbox import cluster
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK
-from dlrs_provision.sandbox import cluster
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +71,7 @@ def _progress(message: str) -> None:
 
 
 def cmd_docker(args: argparse.Namespace) -> int:
-    from dlrs_provision.docker_engine import ensure_docker
+    from dlrs_harness.docker_engine import ensure_docker
 
     ensure_docker(echo=_progress)
     print("Docker Engine answers")

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from dlrs_provision.docker_engine import docker_cli, run_docker
+from dlrs_harness.docker_engine import docker_cli, run_docker
+from dlrs_harness.sandbox import k8s_repo
+from dlrs_harness.sandbox.paths import cache_dir
 from dlrs_provision.errors import EnvironmentProblem
-from dlrs_provision.sandbox import k8s_repo
-from dlrs_provision.sandbox.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,125 @@
+"""What the commands that work on hosts share: their options, the SSH reach check before
+Ansible, the one way a playbook is run, and the command that resumes a failed run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dlrs_provision import inventory, paths, preflight, reach, runner
+from dlrs_provision.commands.console import err, out
+
+
+def add_options(p: argparse.ArgumentParser, *, check: bool = True, json_lines: bool = True) -> None:
+    """--trust-new-host-keys, --limit and -v for every command that reaches hosts; --check and
+    --json where the command runs a playbook whose progress can be printed as JSON lines."""
+    p.add_argument(
+        "--trust-new-host-keys",
+        action="store_true",
+        help="accept the SSH host key of a host seen for the first time "
+        "(a changed key still fails)",
+    )
+    p.add_argument(
+        "--limit", help="restrict the run to these hosts or groups (comma-separated pattern)"
+    )
+    if check:
+        p.add_argument("--check", action="store_true", help="dry run: report what would change")
+    if json_lines:
+        p.add_argument("--json", action="store_true", help="progress and summary as JSON lines")
+    else:
+        p.set_defaults(json=False)
+    p.add_argument("-v", "--verbose", action="store_true", help="show every task and result")
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command line that runs the same thing again, after the cause of a failure is fixed."""
+    cmd = f"dlrs-provision {args.command} {args.inventory}"
+    if args.trust_new_host_keys:
+        cmd += " --trust-new-host-keys"
+    if args.limit:
+        cmd += f" --limit {args.limit}"
+    return cmd
+
+
+def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
+    """Reach every host over SSH before Ansible; print the table; False if any host fails."""
+    hosts = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
+    if args.limit:
+        wanted = set(args.limit.split(","))
+        hosts = [h for h in hosts if h in wanted] or hosts
+    results, unchecked = preflight.check_reach(
+        inv, hosts, trust_new_host_keys=args.trust_new_host_keys
+    )
+    bad = [r for r in results if not r.ok]
+    if args.json:
+        for r in results:
+            out(
+                json.dumps(
+                    {
+                        "kind": "reach",
+                        "host": r.target.name,
+                        "result": r.kind,
+                        "reason": r.reason,
+                        "seconds": round(r.seconds, 2),
+                    }
+                )
+            )
+    elif bad or args.verbose:
+        err(reach.render_table(results))
+    for host in unchecked:
+        err(f"note: {host}: connection settings use templates or vault; Ansible reaches it")
+    if bad:
+        err(
+            f"{len(bad)} of {len(results)} host(s) cannot be used; nothing was changed on any "
+            f"host.\nfix the cause above, then run: {resume_command(args)}"
+        )
+        return False
+    if not args.json:
+        err(f"all {len(results)} host(s) reachable")
+    return True
+
+
+def run_playbook(args: argparse.Namespace, playbook: str, *, check: bool) -> runner.RunResult:
+    """Run one of the toolkit's playbooks on the inventory, progress to the terminal (or JSON
+    lines with --json)."""
+    emit = (
+        runner.JsonProgress(out)
+        if args.json
+        else runner.TerminalProgress(err, verbose=args.verbose)
+    )
+    return runner.run_playbook(
+        runner.RunOptions(
+            inventory=Path(args.inventory),
+            playbook=paths.playbook(playbook),
+            trust_new_host_keys=args.trust_new_host_keys,
+            limit=args.limit,
+            check=check,
+        ),
+        emit,
+    )
+
+
+def summary_json(result: runner.RunResult, resume: str) -> str:
+    """The run's summary as one JSON line (--json)."""
+    return json.dumps(
+        {
+            "kind": "summary",
+            "status": result.status,
+            "rc": result.rc,
+            "artifacts": str(result.artifact_dir),
+            "hosts": {
+                h: {
+                    "state": s.state,
+                    "ok": s.ok,
+                    "changed": s.changed,
+                    "failed": s.failed,
+                    "unreachable": s.unreachable,
+                    "skipped": s.skipped,
+                }
+                for h, s in result.hosts.items()
+            },
+            "resume": None if result.ok else resume,
+        },
+        sort_keys=True,
+    )

@@ -1,0 +1,39 @@
+"""`dlrs-provision preflight INVENTORY`: reach every host, read its hardware and OS, check them
+and compute its tuning; changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dlrs_provision import paths, preflight, runner
+from dlrs_provision.commands import hosts
+from dlrs_provision.commands.console import load_inventory, out
+from dlrs_provision.errors import EXIT_FAILED, EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "preflight",
+        help="reach every host, read its hardware and OS, check "
+        "them and compute its tuning; changes nothing",
+    )
+    p.add_argument("inventory")
+    hosts.add_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    inv = load_inventory(args.inventory)
+    if not hosts.reach_all(args, inv):
+        return EXIT_FAILED
+    result = hosts.run_playbook(args, "preflight.yml", check=args.check)
+    reports = preflight.host_reports(inv, paths.facts_dir(Path(args.inventory)), result)
+    if args.json:
+        out(json.dumps({"kind": "preflight", "hosts": [r.__dict__ for r in reports]}))
+    else:
+        out(preflight.render_reports(reports))
+        if not result.ok:
+            out(runner.render_summary(result, hosts.resume_command(args)))
+    return EXIT_OK if result.ok else EXIT_FAILED
