@@ -1,4 +1,5 @@
-"""Where things are: the checkout's playbooks and roles, and the per-inventory state folder."""
+"""Where things are: the playbooks and roles (the checkout's, or the copy shipped in the
+wheel), and the per-inventory state folder."""
 
 from __future__ import annotations
 
@@ -9,19 +10,31 @@ from dlrs_provision.errors import EnvironmentProblem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FILTER_PLUGINS = PACKAGE_DIR / "ansible_plugins" / "filter"
+# playbooks/, roles/ and ansible.cfg as the wheel carries them (copied there by setup.py)
+SHIPPED_DIR = PACKAGE_DIR / "_ansible"
 STATE_ENV = "DLRS_PROVISION_STATE"
 STATE_DIRNAME = ".dlrs-provision"
 
 
 def repo_root() -> Path:
-    """The checkout holding playbooks/ and roles/ (the package is installed from it, editable)."""
-    root = PACKAGE_DIR.parent
-    if (root / "playbooks").is_dir() and (root / "roles").is_dir():
-        return root
+    """The folder holding playbooks/, roles/ and ansible.cfg.
+
+    The checkout when the package runs from one (an editable install: its files are the ones
+    being edited), else the copy that the wheel ships inside the package.
+    """
+    for root in (PACKAGE_DIR.parent, SHIPPED_DIR):
+        if (root / "playbooks").is_dir() and (root / "roles").is_dir():
+            return root
     raise EnvironmentProblem(
-        f"playbooks/ and roles/ not found beside the package in {root}",
-        "install dlrs-provision from its checkout with `pip install -e .` (see README)",
+        f"playbooks/ and roles/ are neither beside the package ({PACKAGE_DIR.parent}) nor "
+        f"shipped in it ({SHIPPED_DIR})",
+        "reinstall dlrs-provision from a wheel or its checkout (`pip install .`); a build that "
+        "skipped setup.py's copy step does not carry them",
     )
+
+
+def roles_dir() -> Path:
+    return repo_root() / "roles"
 
 
 def playbook(name: str) -> Path:

@@ -232,7 +232,7 @@ def ansible_env(inventory: Path, trust_new_host_keys: bool = False) -> dict[str,
     return {
         "PATH": os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)]),
         "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(root / "roles"),
+        "ANSIBLE_ROLES_PATH": str(paths.roles_dir()),
         "ANSIBLE_FILTER_PLUGINS": str(paths.FILTER_PLUGINS),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_SSH_ARGS": ssh_args,
