@@ -5,6 +5,7 @@
 #   make molecule   every role scenario (ROLES="preflight" for one role's)
 #   make e2e        the end-to-end tests alone (sandbox up, `cluster` on it, checks)
 #   make e2e-clearlinux  the end-to-end tests on an all-Clear-Linux sandbox (default settings)
+#   make collection the roles as the Ansible collection dlrs.provision: dist/dlrs-provision-*.tar.gz
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -14,7 +15,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/harness/pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv lint unit test-fast test e2e e2e-clearlinux molecule demo clean
+.PHONY: help venv lint unit test-fast test e2e e2e-clearlinux molecule collection demo clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -55,6 +56,10 @@ e2e-clearlinux: venv
 
 molecule: venv
 	$(BIN)/python tests/molecule/run.py $(ROLES)
+
+collection: venv
+	$(BIN)/python -m dlrs_provision.collection build/collection
+	$(BIN)/ansible-galaxy collection build --force --output-path dist build/collection
 
 demo: venv
 	bash tests/demo.sh

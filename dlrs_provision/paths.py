@@ -20,9 +20,10 @@ def repo_root() -> Path:
     """The folder holding playbooks/, roles/ and ansible.cfg.
 
     The checkout when the package runs from one (an editable install: its files are the ones
-    being edited), else the copy that the wheel ships inside the package.
+    being edited), else the copy that the wheel ships inside the package, else the Ansible
+    collection this module was copied into (plugins/module_utils/, two levels below its roles/).
     """
-    for root in (PACKAGE_DIR.parent, SHIPPED_DIR):
+    for root in (PACKAGE_DIR.parent, SHIPPED_DIR, PACKAGE_DIR.parents[1]):
         if (root / "playbooks").is_dir() and (root / "roles").is_dir():
             return root
     raise EnvironmentProblem(

@@ -19,6 +19,7 @@ import pytest
 
 from dlrs_provision import catalog, images, k8s_images
 from dlrs_provision.cli import build_parser
+from dlrs_provision.commands import images as images_command
 from dlrs_provision.errors import UsageError
 from dlrs_provision.registry import DOCKER_MANIFEST, sha256_digest
 
@@ -108,7 +109,7 @@ def test_save_takes_repeated_images_an_inventory_and_the_archive_path():
     )  # fmt: skip
     assert args.image == ["a/b:1", "c/d:2"] and args.inventory == "inv"
     assert args.out == "out.tar" and args.insecure_registry == ["mirror:5000"]
-    assert args.platform == "linux/amd64" and args.func.__name__ == "cmd_images_save"
+    assert args.platform == "linux/amd64" and args.func is images_command.run_save
 
 
 def test_save_without_an_archive_path_is_a_usage_error():
@@ -127,7 +128,7 @@ def test_load_takes_the_archive_the_inventory_and_an_address():
         ["images", "load", "a.tar", "hosts.yml", "--registry", "10.0.0.1:5443"]
     )
     assert (args.archive, args.inventory, args.registry) == ("a.tar", "hosts.yml", "10.0.0.1:5443")
-    assert args.func.__name__ == "cmd_images_load"
+    assert args.func is images_command.run_load
 
 
 # --------------------------------------------------------------------------- what save takes

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dlrs_provision.ansible_plugins.filter import dlrs_preflight
-from dlrs_provision.preflight import clearlinux_target, host_refusals
+from dlrs_provision.refusals import clearlinux_target, host_refusals
 
 DEBIAN = {"os_family": "Debian", "distribution": "Debian", "distribution_version": "12.11"}
 ROCKY = {"os_family": "RedHat", "distribution": "Rocky", "distribution_version": "9.5"}

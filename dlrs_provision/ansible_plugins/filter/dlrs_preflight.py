@@ -1,4 +1,4 @@
-"""Ansible filter over dlrs_provision.preflight.host_refusals, so the preflight role refuses
+"""Ansible filter over dlrs_provision.refusals.host_refusals, so the preflight role refuses
 what the inventory and the host's facts decide with the same Python the unit tests check:
 
     preflight_refusals: "{{ ansible_facts | dlrs_preflight_refusals(settings, is_master, probe) }}"
@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 try:
-    from dlrs_provision import preflight
+    from dlrs_provision import refusals
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from dlrs_provision import preflight
+    from dlrs_provision import refusals
 
 
 def _plain(value):
@@ -31,15 +31,15 @@ def _plain(value):
 
 
 def dlrs_preflight_refusals(facts, settings, is_master=False, probe=None):
-    return preflight.host_refusals(
+    return refusals.host_refusals(
         _plain(facts or {}), _plain(settings or {}), bool(is_master), _plain(probe or {})
     )
 
 
 def dlrs_clearlinux_target(installed, pin=None, minimum=26240, force_pin=False):
-    """The Clear Linux version a node runs after the OS phase (preflight.clearlinux_target)."""
+    """The Clear Linux version a node runs after the OS phase (refusals.clearlinux_target)."""
     pin = None if pin in (None, "") else int(pin)
-    return preflight.clearlinux_target(int(installed), pin, int(minimum), bool(force_pin))
+    return refusals.clearlinux_target(int(installed), pin, int(minimum), bool(force_pin))
 
 
 class FilterModule:

@@ -1,0 +1,133 @@
+"""The collection test: dlrs.provision assembled from the package's roles, filter plugins and
+tuning code (dlrs_provision/collection.py), built with `ansible-galaxy collection build`,
+installed with `ansible-galaxy collection install` into a temporary collections path, and used by
+its fully qualified names from a playbook on localhost (connection local, check mode): the
+tuning filter on the worked example's facts, and the preflight role on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from package_install import REPO
+
+from dlrs_provision import collection, tuning
+from dlrs_provision.facts import load_facts
+
+pytestmark = pytest.mark.package
+
+BIN = Path(sys.executable).parent
+FACTS = REPO / "tests" / "unit" / "data" / "facts" / "xeon-gold-6140-2s-ht.json"
+
+PLAYBOOK = """\
+---
+- name: The collection's filter and role by their full names
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    xeon_facts: "{{ (lookup('ansible.builtin.file', facts_file) | from_json).ansible_facts }}"
+  tasks:
+    - name: Compute the tuning of the worked example with the collection's filter
+      ansible.builtin.set_fact:
+        example: "{{ xeon_facts | dlrs.provision.dlrs_tuning(mode='multi', variant='mkl') }}"
+    - name: The collection's calculator gives the package's values
+      ansible.builtin.assert:
+        that:
+          - example.num_inter_threads == expected.num_inter_threads
+          - example.num_intra_threads == expected.num_intra_threads
+          - example.reserved_cores == expected.reserved_cores
+          - example.data_format == expected.data_format
+    - name: Run the collection's preflight role on this machine
+      ansible.builtin.include_role:
+        name: dlrs.provision.preflight
+    - name: The role's tuning follows this machine's topology (single node)
+      ansible.builtin.assert:
+        that:
+          - preflight_tuning.num_inter_threads == preflight_tuning.topology.sockets
+          - preflight_tuning.num_intra_threads == preflight_tuning.topology.physical_cores
+"""
+
+
+def _run(*cmd: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, f"{cmd}:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def installed_collection(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("collection")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env |= {
+        "ANSIBLE_COLLECTIONS_PATH": str(root / "collections"),
+        # nothing of the checkout: no roles path, no filter plugins folder, no ansible.cfg
+        "ANSIBLE_ROLES_PATH": str(root / "no-roles"),
+        "ANSIBLE_FILTER_PLUGINS": str(root / "no-filters"),
+        "ANSIBLE_CONFIG": str(root / "none.cfg"),
+        "ANSIBLE_NOCOLOR": "True",
+        "HOME": str(root / "home"),
+    }
+    tree = collection.assemble(root / "tree")
+    _run(BIN / "ansible-galaxy", "collection", "build", "--output-path", root / "dist", tree,
+         cwd=root, env=env)  # fmt: skip
+    (tarball,) = (root / "dist").glob("dlrs-provision-*.tar.gz")
+    _run(BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", root / "collections",
+         tarball, cwd=root, env=env)  # fmt: skip
+    return tarball, root / "collections" / "ansible_collections" / "dlrs" / "provision", env
+
+
+def test_collection_tarball_has_the_roles_and_plugins_and_no_molecule(installed_collection):
+    tarball, _, _ = installed_collection
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    assert "roles/preflight/tasks/main.yml" in names
+    assert "plugins/filter/dlrs_tuning.py" in names
+    assert "plugins/module_utils/tuning.py" in names
+    assert "MANIFEST.json" in names
+    assert not [n for n in names if "/molecule" in n or n.startswith("molecule")]
+
+
+def test_collection_code_imports_only_its_own_copy(installed_collection):
+    _, installed, _ = installed_collection
+    files = sorted((installed / "plugins").rglob("*.py"))
+    assert files
+    for path in files:
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) dlrs_provision\b", text, re.M), path
+    tuning_copy = (installed / "plugins" / "module_utils" / "tuning.py").read_text()
+    assert "from ansible_collections.dlrs.provision.plugins.module_utils import catalog" in (
+        tuning_copy
+    )
+
+
+def test_collection_roles_call_the_filters_by_full_name(installed_collection):
+    _, installed, _ = installed_collection
+    main = (installed / "roles" / "preflight" / "tasks" / "main.yml").read_text()
+    assert "| dlrs.provision.dlrs_tuning(" in main
+    assert not re.search(r"\|\s*dlrs_(tuning|parse_lscpu|preflight_refusals)\b", main)
+
+
+def test_role_and_filter_run_from_the_installed_collection(installed_collection, tmp_path):
+    _, _, env = installed_collection
+    facts = load_facts(FACTS)
+    expected = tuning.compute(facts, mode="multi", variant="mkl").to_dict()
+    # the worked example of DESIGN.md: 2 x 18 cores, multi node
+    assert (expected["num_inter_threads"], expected["num_intra_threads"]) == (2, 32)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    extra = {"facts_file": str(FACTS), "expected": expected}
+    proc = _run(BIN / "ansible-playbook", "-i", "localhost,", "--check", "-e", json.dumps(extra),
+                "-e", f"ansible_python_interpreter={sys.executable}", "play.yml",
+                cwd=tmp_path, env=env)  # fmt: skip
+    assert "dlrs.provision.preflight : " in proc.stdout
+    recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+).*failed=(\d+)", proc.stdout)
+    assert recap, proc.stdout[-3000:]
+    assert recap.group(2) == "0" and recap.group(3) == "0", proc.stdout[-3000:]
