@@ -58,6 +58,7 @@ from dlrs_provision.registry import (
     registry_url,
     sha256_digest,
 )
+from dlrs_provision.report import table
 
 log = logging.getLogger(__name__)
 Echo = Callable[[str], None]
@@ -577,7 +578,5 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
 
 def render_saved(images: list[SavedImage]) -> str:
     """A small table of images: name, manifest digest, image ID, size."""
-    lines = [f"{'image':<52} {'manifest digest':<20} {'image ID':<20} {'size':>12}"]
-    for img in images:
-        lines.append(f"{img.ref:<52} {img.digest[:19]:<20} {img.image_id[:19]:<20} {img.size:>12,}")
-    return "\n".join(lines)
+    rows = [[img.ref, img.digest[:19], img.image_id[:19], f"{img.size:,}"] for img in images]
+    return table(rows, ["image", "manifest digest", "image ID", "size"], right={3}, rule=False)

@@ -34,6 +34,7 @@ from typing import Any
 import paramiko
 
 from dlrs_provision.errors import UsageError
+from dlrs_provision.report import table
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +174,7 @@ def render_table(results: Iterable[ReachResult]) -> str:
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
-        lines.append("  ".join([*cells, row[4]]).rstrip())
-    return "\n".join(lines)
+    return table(rows, header, rule=False)
 
 
 def targets_from_hostvars(name: str, hostvars: Mapping[str, Any]) -> SshTarget:

@@ -1,19 +1,37 @@
-"""Plain-text renderings for the terminal: tuning tables, plans."""
+"""Plain-text renderings for the terminal: the one table renderer every command's tables use
+(reach results, run summaries, images, the sweep grid, preflight reports), tuning tables, plans.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-from dlrs_provision.plan import Plan
+if TYPE_CHECKING:
+    from dlrs_provision.plan import Plan
 
 
-def table(rows: list[list[str]], header: list[str] | None = None) -> str:
-    all_rows = ([header] if header else []) + rows
+def table(
+    rows: Sequence[Sequence[Any]],
+    header: Sequence[str] | None = None,
+    *,
+    right: Collection[int] = (),
+    rule: bool = True,
+) -> str:
+    """Columns as wide as their widest cell, two spaces apart; the columns numbered in `right`
+    are aligned right (counts, sizes); a rule of dashes under the header unless rule=False."""
+    all_rows = ([list(header)] if header else []) + [list(r) for r in rows]
+    if not all_rows:
+        return ""
     widths = [max(len(str(r[i])) for r in all_rows) for i in range(len(all_rows[0]))]
     out = []
     for n, row in enumerate(all_rows):
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if header and n == 0:
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+        if header and rule and n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
 

@@ -333,16 +333,14 @@ class JsonProgress:
 
 
 def render_summary(result: RunResult, resume: str) -> str:
-    lines = [
-        f"{'host':<20} {'state':<12} {'ok':>4} {'changed':>8} {'failed':>7} "
-        f"{'unreachable':>12} {'skipped':>8}"
+    from dlrs_provision.report import table
+
+    rows = [
+        [host, h.state, h.ok, h.changed, h.failed, h.unreachable, h.skipped]
+        for host, h in sorted(result.hosts.items())
     ]
-    for host in sorted(result.hosts):
-        h = result.hosts[host]
-        lines.append(
-            f"{host:<20} {h.state:<12} {h.ok:>4} {h.changed:>8} {h.failed:>7} "
-            f"{h.unreachable:>12} {h.skipped:>8}"
-        )
+    header = ["host", "state", "ok", "changed", "failed", "unreachable", "skipped"]
+    lines = [table(rows, header, right={2, 3, 4, 5, 6}, rule=False)]
     failed = {n: h for n, h in result.hosts.items() if h.state in ("failed", "unreachable")}
     for host, h in sorted(failed.items()):
         if h.failure:

@@ -26,6 +26,7 @@ from typing import Any
 from dlrs_provision import tuning
 from dlrs_provision.benchmark import launcher, results
 from dlrs_provision.errors import EnvironmentProblem, UsageError
+from dlrs_provision.report import table
 
 SYNTHETIC = Path(__file__).resolve().parent / "synthetic.py"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -298,16 +299,16 @@ def render_text(result: SweepResult) -> str:
     inters = sorted({p.inter for p in result.points})
     intras = sorted({p.intra for p in result.points})
     by = {(p.inter, p.intra): p for p in result.points}
-    head = "inter \\ intra"
-    width = max(len(head), 8)
-    lines = [head.ljust(width) + "".join(f"{j:>10}" for j in intras)]
+    rows = []
     for i in inters:
         cells = []
         for j in intras:
             p = by.get((i, j))
             mark = "*" if p is result.calculated else " "
-            cells.append(f"{'' if p is None else _rate(p.images_per_sec) + mark:>10}")
-        lines.append(str(i).ljust(width) + "".join(cells))
+            cells.append("" if p is None else _rate(p.images_per_sec) + mark)
+        rows.append([i, *cells])
+    header = ["inter \\ intra", *(str(j) for j in intras)]
+    lines = [table(rows, header, right=range(1, len(header)), rule=False)]
     calc, best = result.calculated, result.best
     lines.append("")
     lines.append(
