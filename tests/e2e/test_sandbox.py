@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dlrs_harness import docker_engine
 from dlrs_harness import sandbox as sandbox_api
 from dlrs_harness.sandbox import files as sandbox_files
 from dlrs_harness.sandbox import images as sandbox_images
 from dlrs_harness.sandbox.cluster import http_get
-from dlrs_provision import docker_engine, inventory
+from dlrs_provision import inventory
 from dlrs_provision.errors import UsageError
 
 pytestmark = pytest.mark.e2e

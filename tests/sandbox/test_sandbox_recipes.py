@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dlrs_harness import sandbox
 from dlrs_harness.sandbox import cluster, files, images
 from dlrs_harness.sandbox.images import SPECS, ImageBuilder
-from dlrs_provision import inventory, sandbox
+from dlrs_provision import inventory
 from dlrs_provision.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
