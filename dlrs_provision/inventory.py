@@ -392,6 +392,14 @@ def _ini_problem(where: _Where, exc: BaseException) -> None:
     where.problem(origin, text, fix="see Ansible's INI inventory format for this line")
 
 
+def _named_type(text: str) -> str:
+    """'... got: <class '..._AnsibleTaggedList'>' in our words ("a list")."""
+    for word, kind in (("List", "a list"), ("Str", "a string"), ("Int", "a number")):
+        if f"{word}'>" in text or f"'{word.lower()}'>" in text:
+            return kind
+    return "something else"
+
+
 def _yaml_problem(where: _Where, exc: BaseException) -> None:
     text = _exc_message(exc)
     origin = _exc_origin(exc) or Origin(where.file, None)
@@ -404,7 +412,7 @@ def _yaml_problem(where: _Where, exc: BaseException) -> None:
     elif text.startswith("YAML inventory has invalid structure"):
         where.problem(
             Origin(origin.file, origin.line or 1),
-            "the top level must be a mapping of groups, got something else",
+            f"the top level must be a mapping of groups, got {_named_type(text)}",
             fix="start the file with `all:` and put groups under `children:`",
         )
     elif text.startswith("YAML parsing failed"):

@@ -172,7 +172,7 @@ def test_empty_ini_file(tmp_path):
 
 def test_top_level_not_a_mapping(tmp_path):
     p = only(write(tmp_path, "- m1\n- w1\n"))
-    assert "top level must be a mapping" in p.message and "all:" in p.fix
+    assert p.message == "the top level must be a mapping of groups, got a list" and "all:" in p.fix
 
 
 def test_no_masters_group(tmp_path):
