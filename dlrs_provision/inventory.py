@@ -1,69 +1,39 @@
-"""Load and validate an Ansible inventory before any host is touched.
+"""Load an Ansible inventory through Ansible itself, keeping where every value comes from.
 
 The inventory is a standard Ansible one, so the same files serve `dlrs-provision` and
-`ansible-playbook`: a YAML or INI hosts file, or a folder holding hosts files, with group_vars/
-and host_vars/ beside them. This module reads those files itself (rather than through
-Ansible's InventoryManager) because every error must name the file and the line it comes from.
-Variables are merged in Ansible's order of precedence, lowest first:
+`ansible-playbook`: a YAML or INI hosts file, or a folder of hosts files, with group_vars/ and
+host_vars/ beside them. Ansible's own pieces read it: its DataLoader (YAML, vault tags, and the
+data-tagging `Origin` with file, line and column on every loaded value), its `yaml` and `ini`
+inventory plugins (groups, hosts, host ranges, ports) into an InventoryData, and the DataLoader's
+`find_vars_files` for group_vars/ and host_vars/ (as the host_group_vars vars plugin does).
+Variables keep their layers and are merged in Ansible's order of precedence, lowest first:
 
     hosts-file group vars (all, then groups by depth)  <  group_vars/all  <  group_vars/<group>
     <  hosts-file host vars  <  host_vars/<host>
+
+What is still done here is only what Ansible does not tell: where a problem is (Ansible stops at
+the first structural error of a YAML inventory, or only warns without a line), and the checks of
+dlrs_provision.validate.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
+import os
 import re
-import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dlrs_provision import catalog, clearlinux_kubernetes
-from dlrs_provision.clearlinux_kubernetes import DEFAULT_KUBERNETES_VERSION
+from dlrs_provision import catalog
 from dlrs_provision.errors import InputError, Problem
 from dlrs_provision.settings import SETTINGS
 
 MASTERS = "masters"
 WORKERS = "workers"
-YAML_EXTS = (".yml", ".yaml", ".json")
-# Ansible's INVENTORY_IGNORE_EXTS defaults, for the files of an inventory folder
-IGNORED_EXTS = (
-    ".pyc",
-    ".pyo",
-    ".swp",
-    ".bak",
-    "~",
-    ".rpm",
-    ".md",
-    ".txt",
-    ".rst",
-    ".orig",
-    ".cfg",
-    ".retry",
-)
 GROUP_KEYS = ("hosts", "vars", "children")
-
-
-# --------------------------------------------------------------------------- YAML with lines
-
-
-class LineMap(dict):
-    """A mapping from YAML that remembers the line of each key (1-based)."""
-
-    line: int | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.key_lines: dict[Any, int] = {}
-        self.duplicates: list[tuple[Any, int]] = []
-
-    def line_of(self, key: Any) -> int | None:
-        return self.key_lines.get(key, self.line)
+_ANSIBLE_ONLY = ("inventory_file", "inventory_dir")  # set by InventoryData, not by the user
 
 
 class VaultValue(str):
@@ -73,54 +43,9 @@ class VaultValue(str):
         return "<vault-encrypted>"
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineMap:
-    loader.flatten_mapping(node)
-    result = LineMap()
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in result:
-            result.duplicates.append((key, line))
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = line
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor("!vault", lambda loader, node: VaultValue("<vault>"))
-_Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
-
-
-def _load_yaml(path: Path, problems: list[Problem]) -> Any:
-    """Parse one YAML file; a parse error becomes a Problem (with its line) and None."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), f"cannot read the file ({exc.__class__.__name__})"))
-        return None
-    if text.startswith("$ANSIBLE_VAULT;"):
-        return VaultValue("<vault>")
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        what = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        msg = f"YAML does not parse: {what}" + (f" ({context})" if context else "")
-        problems.append(
-            Problem(
-                str(path),
-                msg,
-                fix="check indentation and quoting at that line (tabs are not allowed in YAML)",
-                line=mark.line + 1 if mark else None,
-            )
-        )
-        return None
+def is_templated(value: Any) -> bool:
+    """A Jinja2 value (`'{{ ssh_port }}'`): legal Ansible, known only on the run."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 # --------------------------------------------------------------------------- model
@@ -158,6 +83,7 @@ class Host:
     origins: list[Origin] = field(default_factory=list)
     vars: dict[str, Var] = field(default_factory=dict)
     file_vars: dict[str, Var] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)  # Ansible's merge order, all first
 
 
 @dataclass
@@ -171,35 +97,11 @@ class Inventory:
     # -- groups
     def host_groups(self, host: str) -> list[str]:
         """Every group the host is in, parents included, ordered as Ansible merges them."""
-        direct = {g for g, grp in self.groups.items() if host in grp.hosts}
-        found = set(direct)
-        stack = list(direct)
-        while stack:
-            child = stack.pop()
-            for name, grp in self.groups.items():
-                if child in grp.children and name not in found:
-                    found.add(name)
-                    stack.append(name)
-        found.add("all")
-        depth = self._depths()
-        return sorted(found, key=lambda g: (depth.get(g, 0), g))
-
-    def _depths(self) -> dict[str, int]:
-        depth = {"all": 0}
-        changed = True
-        while changed:  # longest path from all; inventories are small
-            changed = False
-            for name, grp in self.groups.items():
-                for child in grp.children:
-                    d = depth.get(name, 1) + 1
-                    if depth.get(child, -1) < d and d < 64:
-                        depth[child] = d
-                        changed = True
-        return depth
+        return list(self.hosts[host].groups)
 
     def members(self, group: str) -> list[str]:
         """Hosts of a group, its child groups included, in inventory order."""
-        return [h for h in self.hosts if group in self.host_groups(h)]
+        return [h for h, host in self.hosts.items() if group in host.groups]
 
     @property
     def masters(self) -> list[str]:
@@ -211,13 +113,11 @@ class Inventory:
 
     # -- variables
     def layers(self, host: str) -> Iterator[dict[str, Var]]:
-        groups = self.host_groups(host)
-        for g in groups:
-            if g in self.groups:
-                yield self.groups[g].vars
-        for g in groups:
-            if g in self.groups:
-                yield self.groups[g].file_vars
+        groups = [self.groups[g] for g in self.hosts[host].groups if g in self.groups]
+        for grp in groups:
+            yield grp.vars
+        for grp in groups:
+            yield grp.file_vars
         yield self.hosts[host].vars
         yield self.hosts[host].file_vars
 
@@ -251,80 +151,65 @@ class Inventory:
         )
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- Ansible's values
 
 
-class _Builder:
-    def __init__(self) -> None:
-        self.groups: dict[str, Group] = {}
-        self.hosts: dict[str, Host] = {}
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
-        self.unreadable = False  # a hosts file did not parse: later checks would only mislead
+def _tag_origin(value: Any) -> Origin | None:
+    from ansible._internal._datatag._tags import Origin as AnsibleOrigin
 
-    def group(self, name: str, origin: Origin) -> Group:
-        if name not in self.groups:
-            self.groups[name] = Group(name, origin)
-        return self.groups[name]
-
-    def host(self, name: str, origin: Origin) -> Host:
-        if name not in self.hosts:
-            self.hosts[name] = Host(name)
-        self.hosts[name].origins.append(origin)
-        return self.hosts[name]
-
-    def problem(
-        self, origin: Origin, message: str, fix: str = "", where: str = "", field: str = ""
-    ) -> None:
-        self.problems.append(Problem(origin.file, message, fix, origin.line, where, field))
+    tag = value if isinstance(value, AnsibleOrigin) else AnsibleOrigin.get_tag(value)
+    if tag is None or not tag.path:
+        return None
+    return Origin(tag.path, tag.line_num or None)
 
 
-def _expand_host(pattern: str) -> list[str]:
-    from ansible.plugins.inventory import detect_range, expand_hostname_range
+def _plain(value: Any) -> Any:
+    """Ansible's tagged value as plain Python; a vault-encrypted one stays opaque."""
+    from ansible.parsing.vault import EncryptedString
 
-    if detect_range(pattern):
-        return list(expand_hostname_range(pattern))
-    return [pattern]
+    if isinstance(value, EncryptedString):
+        return VaultValue("<vault>")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value) if type(value) is str else "".join((value,))
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
 
-
-def _vars_from_mapping(b: _Builder, data: Any, file: str, level: str, where: str) -> dict[str, Var]:
-    out: dict[str, Var] = {}
-    if data is None:
-        return out
-    if isinstance(data, VaultValue):
-        b.warnings.append(
-            Problem(
-                file,
-                "vault-encrypted file: its dlrs_ settings are not checked before the run",
-                where=where,
-            )
-        )
-        return out
-    if not isinstance(data, dict):
-        line = getattr(data, "line", None)
-        b.problem(
-            Origin(file, line),
-            f"variables must be a mapping, got {_kind(data)}",
-            fix="write them as `name: value` lines",
-            where=where,
-        )
-        return out
-    for key, value in data.items():
-        line = data.line_of(key) if isinstance(data, LineMap) else None
-        out[str(key)] = Var(value, Origin(file, line), level)
-    _report_duplicates(b, data, file, where)
-    return out
+    return AnsibleTagHelper.untag(value)
 
 
-def _report_duplicates(b: _Builder, data: Any, file: str, where: str) -> None:
-    for key, line in getattr(data, "duplicates", []):
-        b.problem(
-            Origin(file, line),
-            f"key {key!r} appears twice in the same mapping; YAML keeps only the last one",
-            fix="merge the two entries",
-            where=where,
-            field=str(key),
-        )
+def _exc_origin(exc: BaseException) -> Origin | None:
+    """The file and line an AnsibleError (or one it wraps) points at."""
+    seen: set[int] = set()
+    first: Origin | None = None
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        obj = getattr(current, "obj", None)
+        if obj is not None and (found := _tag_origin(obj)) is not None:
+            if found.line is not None:
+                return found
+            first = first or found
+        current = current.__cause__ or current.__context__
+    return first
+
+
+def _exc_message(exc: BaseException) -> str:
+    from ansible.errors import AnsibleError
+
+    text = exc.message if isinstance(exc, AnsibleError) else str(exc)
+    cause = exc.__cause__
+    if isinstance(exc, AnsibleError) and cause is not None and text.endswith(str(cause)):
+        text = str(cause)  # "Failed to parse inventory: X": keep X
+    return str(text)
 
 
 def _kind(value: Any) -> str:
@@ -332,281 +217,415 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {_plain(value)!r}"
     return type(value).__name__
 
 
-def _load_yaml_hosts(b: _Builder, path: Path) -> None:
-    file = str(path)
-    before = len(b.problems)
-    data = _load_yaml(path, b.problems)
-    if data is None:
-        b.unreadable = True
-        if len(b.problems) == before:
-            b.problem(
-                Origin(file, None),
-                "the inventory file is empty",
-                fix="describe at least `all: {children: {masters: {hosts: {NAME: {}}}}}`",
-            )
-        return
-    if not isinstance(data, dict):
-        b.unreadable = True
-        b.problem(
-            Origin(file, getattr(data, "line", 1)),
-            f"the top level must be a mapping of groups, got {_kind(data)}",
+# --------------------------------------------------------------------------- Ansible's plugins
+
+
+class _Where:
+    """What the plugins below record while Ansible's own parse runs: problems with their place,
+    and the line of every host and group (InventoryData keeps names, not places)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.hosts: dict[str, list[Origin]] = {}
+        self.groups: dict[str, Origin] = {}
+        self.file = ""
+
+    def problem(self, origin: Origin | None, message: str, fix: str = "", **kw: str) -> None:
+        origin = origin or Origin(self.file, None)
+        self.problems.append(Problem(origin.file, message, fix, origin.line, **kw))
+
+
+_RANGE_FIX = (
+    "write a range as [START:END] or [START:END:STEP] with whole numbers of the same width "
+    "(w[01:10]) or single letters (w[a:f]), the step above zero"
+)
+
+
+def _plugins(where: _Where) -> tuple[Any, Any]:
+    """Ansible's yaml and ini inventory plugins, taught to record places and to go on past a
+    bad part so that every problem is reported at once."""
+    from ansible.errors import AnsibleError
+    from ansible.plugins.inventory import ini, yaml
+    from ansible.plugins.loader import inventory_loader
+
+    class Recording:
+        def _expand_hostpattern(self, hostpattern: Any) -> tuple[list[str], int | None]:
+            origin = _tag_origin(hostpattern) or self._line_origin()
+            try:
+                names, port = super()._expand_hostpattern(hostpattern)  # type: ignore[misc]
+            except TypeError:  # a YAML number as the host name
+                where.problem(
+                    origin,
+                    f"host name {hostpattern!r} is not a string",
+                    fix="put the host name in quotes",
+                )
+                return [], None
+            except (AnsibleError, ValueError) as exc:
+                where.problem(
+                    origin,
+                    f"host range {_plain(hostpattern)!r} does not expand: {_exc_message(exc)}",
+                    fix=_RANGE_FIX,
+                )
+                return [], None
+            for name in names:
+                where.hosts.setdefault(str(name), []).append(origin)
+            return names, port
+
+        def _line_origin(self) -> Origin:
+            return _tag_origin(getattr(self, "_origin", None)) or Origin(where.file, None)
+
+    # Ansible derives the plugin type from the class name: both keep the name InventoryModule
+    class YamlInventoryModule(Recording, yaml.InventoryModule):  # type: ignore[misc]
+        def _parse_group(self, group: Any, group_data: Any) -> Any:
+            origin = _tag_origin(group) or Origin(where.file, None)
+            name = _plain(group)
+            where.groups.setdefault(name, origin)
+            label = f"group {name}"
+            if not isinstance(group_data, (Mapping, type(None))):
+                where.problem(
+                    origin,
+                    f"a group must be a mapping, got {_kind(group_data)}",
+                    fix=f"write `{name}:` with `hosts:`, `vars:` or `children:` under it",
+                    where=label,
+                )
+                group_data = None
+            elif group_data is not None:
+                group_data = dict(group_data)
+                for key in list(group_data):
+                    key_origin = _tag_origin(key) or origin
+                    if key not in GROUP_KEYS:  # Ansible warns without saying where
+                        near = difflib.get_close_matches(str(key), GROUP_KEYS, n=1)
+                        hint = f"did you mean {near[0]!r}? " if near else ""
+                        where.problem(
+                            key_origin,
+                            f"unknown key {_plain(key)!r} in a group",
+                            fix=f"{hint}a group holds only hosts, vars and children",
+                            where=label,
+                            field=str(key),
+                        )
+                        del group_data[key]
+                        continue
+                    body = group_data[key]
+                    if isinstance(body, (Mapping, type(None))) or (
+                        key != "vars" and isinstance(body, str)
+                    ):
+                        continue
+                    # Ansible stops the whole file here, without a line: say where, go on
+                    what, fix = {
+                        "hosts": (
+                            "host names",
+                            "write each host as `NAME:` (or `NAME: {ansible_host: ADDR}`) "
+                            "on its own line under `hosts:`",
+                        ),
+                        "children": ("groups", "write each child group as `NAME:` on its own line"),
+                        "vars": ("", "write them as `name: value` lines"),
+                    }[key]
+                    message = (
+                        f"`{key}` must be a mapping of {what}, got {_kind(body)}"
+                        if what
+                        else f"variables must be a mapping, got {_kind(body)}"
+                    )
+                    where.problem(key_origin, message, fix=fix, where=label, field=key)
+                    del group_data[key]
+            return super()._parse_group(group, group_data)
+
+    class IniInventoryModule(Recording, ini.InventoryModule):  # type: ignore[misc]
+        def _raise_error(self, message: str) -> None:
+            # Ansible's parse() forgets the line before its error leaves: keep it on the error
+            raise AnsibleError(message, obj=self._origin)
+
+        def _populate_host_vars(self, hosts: Any, variables: Any, group: Any, port: Any) -> None:
+            if group:
+                where.groups.setdefault(str(group), self._line_origin())
+            super()._populate_host_vars(hosts, variables, group, port)
+
+    def make(cls: type, name: str) -> Any:
+        cls.__name__ = "InventoryModule"
+        plugin = cls()
+        for attr in ("_load_name", "_original_path", "_redirected_names"):
+            setattr(plugin, attr, getattr(inventory_loader.get(name), attr, None))
+        return plugin
+
+    return make(YamlInventoryModule, "yaml"), make(IniInventoryModule, "ini")
+
+
+# INI errors of Ansible's ini plugin, in the words of the rest of our messages
+_INI_MESSAGES = (
+    (
+        re.compile(r"Expected key=value host variable assignment, got: (.*)"),
+        "expected key=value after the host name, got {0!r}",
+        "write host variables as name=value",
+    ),
+    (
+        re.compile(r"Expected key=value, got: (.*)"),
+        "expected key=value, got {0!r}",
+        "one `name=value` per line in a :vars section",
+    ),
+    (
+        re.compile(r"Section \[(.*)\] has unknown type: (.*)"),
+        "unknown section kind {1!r}",
+        "use [group], [group:vars] or [group:children]",
+    ),
+    (
+        re.compile(r"Error parsing host definition '.*': (.*)"),
+        "cannot split the host line: {0}",
+        "check the quotes on this line",
+    ),
+)
+
+
+def _ini_problem(where: _Where, exc: BaseException) -> None:
+    text = _exc_message(exc)
+    origin = _exc_origin(exc)
+    for pattern, message, fix in _INI_MESSAGES:
+        if m := pattern.fullmatch(text):
+            where.problem(origin, message.format(*m.groups()), fix=fix)
+            return
+    where.problem(origin, text, fix="see Ansible's INI inventory format for this line")
+
+
+def _named_type(text: str) -> str:
+    """'... got: <class '..._AnsibleTaggedList'>' in our words ("a list")."""
+    for word, kind in (("List", "a list"), ("Str", "a string"), ("Int", "a number")):
+        if f"{word}'>" in text or f"'{word.lower()}'>" in text:
+            return kind
+    return "something else"
+
+
+def _yaml_problem(where: _Where, exc: BaseException) -> None:
+    text = _exc_message(exc)
+    origin = _exc_origin(exc) or Origin(where.file, None)
+    if text == "Parsed empty YAML file":
+        where.problem(
+            origin,
+            "the inventory file is empty",
+            fix="describe at least `all: {children: {masters: {hosts: {NAME: {}}}}}`",
+        )
+    elif text.startswith("YAML inventory has invalid structure"):
+        where.problem(
+            Origin(origin.file, origin.line or 1),
+            f"the top level must be a mapping of groups, got {_named_type(text)}",
             fix="start the file with `all:` and put groups under `children:`",
         )
-        return
-    _report_duplicates(b, data, file, "top level")
-    for name, body in data.items():
-        _yaml_group(b, str(name), body, file, data.line_of(name), depth=0)
-
-
-def _yaml_group(b: _Builder, name: str, body: Any, file: str, line: int | None, depth: int) -> None:
-    where = f"group {name}"
-    grp = b.group(name, Origin(file, line))
-    if body is None:
-        return
-    if not isinstance(body, dict):
-        b.problem(
-            Origin(file, line),
-            f"a group must be a mapping, got {_kind(body)}",
-            fix=f"write `{name}:` with `hosts:`, `vars:` or `children:` under it",
-            where=where,
+    elif text.startswith("YAML parsing failed"):
+        what = text.removeprefix("YAML parsing failed").lstrip(": ")
+        where.problem(
+            origin,
+            f"YAML does not parse: {what}",
+            fix="check indentation and quoting at that line (tabs are not allowed in YAML)",
         )
-        return
-    _report_duplicates(b, body, file, where)
-    for key in body:
-        if key not in GROUP_KEYS:
-            near = difflib.get_close_matches(str(key), GROUP_KEYS, n=1)
-            hint = f"did you mean {near[0]!r}? " if near else ""
-            b.problem(
-                Origin(file, body.line_of(key)),
-                f"unknown key {key!r} in a group",
-                fix=f"{hint}a group holds only hosts, vars and children",
-                where=where,
-                field=str(key),
-            )
-    hosts = body.get("hosts")
-    if hosts is not None:
-        if not isinstance(hosts, dict):
-            b.problem(
-                Origin(file, body.line_of("hosts")),
-                f"`hosts` must be a mapping of host names, got {_kind(hosts)}",
-                fix="write each host as `NAME:` (or `NAME: {ansible_host: ADDR}`) "
-                "on its own line under `hosts:`",
-                where=where,
-                field="hosts",
-            )
-        else:
-            _report_duplicates(b, hosts, file, where)
-            for hname, hvars in hosts.items():
-                hline = hosts.line_of(hname)
-                for expanded in _expand_host(str(hname)):
-                    host = b.host(expanded, Origin(file, hline))
-                    grp.hosts.add(expanded)
-                    host.vars.update(
-                        _vars_from_mapping(b, hvars, file, f"host {expanded}", f"host {expanded}")
-                    )
-    if "vars" in body:
-        grp.vars.update(_vars_from_mapping(b, body["vars"], file, where, where))
-    children = body.get("children")
-    if children is not None:
-        if not isinstance(children, dict):
-            b.problem(
-                Origin(file, body.line_of("children")),
-                f"`children` must be a mapping of groups, got {_kind(children)}",
-                fix="write each child group as `NAME:` on its own line",
-                where=where,
-                field="children",
-            )
-        elif depth < 32:
-            _report_duplicates(b, children, file, where)
-            for cname, cbody in children.items():
-                grp.children.add(str(cname))
-                _yaml_group(b, str(cname), cbody, file, children.line_of(cname), depth + 1)
+    else:
+        where.problem(origin, text, fix="see Ansible's YAML inventory format")
 
 
-def _ini_value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
+_DUPLICATE = re.compile(r"Found duplicate mapping key (.*)\.")
+_SOURCE = re.compile(r"Origin: (.+?):(\d+)(?::\d+)?\s*$", re.MULTILINE)
 
 
-def _load_ini_hosts(b: _Builder, path: Path) -> None:
-    file = str(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        b.problem(Origin(file, None), f"cannot read the file ({exc.__class__.__name__})")
-        return
-    if not any(ln.strip() and not ln.strip().startswith(("#", ";")) for ln in lines):
-        b.unreadable = True
-        b.problem(
-            Origin(file, None),
-            "the inventory file is empty",
-            fix="add a [masters] section with one host",
-        )
-        return
-    section, kind = "ungrouped", "hosts"
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        origin = Origin(file, number)
-        if not line or line.startswith(("#", ";")):
+def _duplicates(where: _Where, ctx: Any, file: str, label: str) -> None:
+    """Ansible's DataLoader only warns (keeping the last value) on a key given twice; the
+    warning's source context names the line: make it a problem."""
+    for warning in ctx.get_warnings():
+        m = _DUPLICATE.fullmatch(warning.event.msg)
+        if not m:
             continue
-        if line.startswith("["):
-            if not line.endswith("]"):
-                b.problem(
-                    origin,
-                    f"section header {line!r} is not closed",
-                    fix="write it as [group], [group:vars] or [group:children]",
-                )
-                continue
-            name = line[1:-1].strip()
-            section, _, kind = name.partition(":")
-            kind = kind or "hosts"
-            if kind not in ("hosts", "vars", "children"):
-                b.problem(
-                    origin,
-                    f"unknown section kind {kind!r}",
-                    fix="use [group], [group:vars] or [group:children]",
-                    where=f"group {section}",
-                )
-                kind = "skip"
-            b.group(section, origin)
-            continue
-        where = f"group {section}"
-        if kind == "vars":
-            key, sep, value = line.partition("=")
-            if not sep:
-                b.problem(
-                    origin,
-                    f"expected key=value, got {line!r}",
-                    where=where,
-                    fix="one `name=value` per line in a :vars section",
-                )
-                continue
-            b.groups[section].vars[key.strip()] = Var(_ini_value(value.strip()), origin, where)
-        elif kind == "children":
-            b.group(section, origin).children.add(line.split()[0])
-            b.group(line.split()[0], origin)
-        elif kind == "hosts":
-            try:
-                tokens = shlex.split(line, comments=True)
-            except ValueError as exc:
-                b.problem(
-                    origin,
-                    f"cannot split the host line: {exc}",
-                    where=where,
-                    fix="check the quotes on this line",
-                )
-                continue
-            pattern, hvars = tokens[0], {}
-            for token in tokens[1:]:
-                key, sep, value = token.partition("=")
-                if not sep:
-                    b.problem(
-                        origin,
-                        f"expected key=value after the host name, got {token!r}",
-                        where=where,
-                        fix="write host variables as name=value",
-                    )
-                    continue
-                hvars[key] = _ini_value(value)
-            port = None
-            if pattern.count(":") == 1 and pattern.rsplit(":", 1)[1].isdigit():
-                pattern, port_text = pattern.rsplit(":", 1)
-                port = int(port_text)
-            grp = b.group(section, origin)
-            for name in _expand_host(pattern):
-                host = b.host(name, origin)
-                grp.hosts.add(name)
-                level = f"host {name}"
-                for key, value in hvars.items():
-                    host.vars[key] = Var(value, origin, level)
-                if port is not None:
-                    host.vars["ansible_port"] = Var(port, origin, level)
-
-
-def _var_files(base: Path, name: str) -> list[Path]:
-    """group_vars/NAME(.yml|.yaml|.json|) or the files of group_vars/NAME/ (sorted)."""
-    found = [base / f"{name}{ext}" for ext in ("", *YAML_EXTS)]
-    files = [p for p in found if p.is_file()]
-    folder = base / name
-    if folder.is_dir():
-        files += sorted(
-            p
-            for p in folder.rglob("*")
-            if p.is_file()
-            and (p.suffix in YAML_EXTS or not p.suffix)
-            and not p.name.startswith(".")
+        key = m.group(1).strip("'\"")
+        at = _SOURCE.search(warning.event.formatted_source_context or "")
+        origin = Origin(at.group(1), int(at.group(2))) if at else Origin(file, None)
+        where.problem(
+            origin,
+            f"key {m.group(1)} appears twice in the same mapping; YAML keeps only the last one",
+            fix="merge the two entries",
+            where=label,
+            field=key,
         )
-    return files
 
 
-def _load_var_dirs(b: _Builder, base: Path) -> None:
-    for kind, known, store in (
-        ("group_vars", {*b.groups, "all"}, "group"),
-        ("host_vars", set(b.hosts), "host"),
+def _warnings_captured() -> Any:
+    from ansible._internal._display_utils import DeferredWarningContext
+
+    return DeferredWarningContext(variables={})
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _hosts_files(path: Path) -> list[Path]:
+    """The files Ansible reads as inventory sources from a folder (its IGNORED rule)."""
+    from ansible.inventory.manager import IGNORED
+
+    if path.is_file():
+        return [path]
+    found: list[Path] = []
+    for name in sorted(os.listdir(path)):
+        if IGNORED.search(os.fsencode(name)):
+            continue
+        entry = path / name
+        found += _hosts_files(entry) if entry.is_dir() else [entry]
+    return found
+
+
+def _yaml_inventory(src: Path, loader: Any) -> bool:
+    """A hosts file without extension: Ansible tries its yaml plugin first, then ini."""
+    from ansible.errors import AnsibleError
+    from ansible.inventory.data import InventoryData
+
+    scratch = _Where()
+    try:
+        with _warnings_captured():
+            _plugins(scratch)[0].parse(InventoryData(), loader, str(src), cache=False)
+    except AnsibleError:
+        return False
+    return True
+
+
+def _parse_source(src: Path, plugins: tuple[Any, Any], data: Any, loader: Any, w: _Where) -> bool:
+    """One hosts file through Ansible's plugin for it; False when it gave no inventory."""
+    from ansible.errors import AnsibleError
+
+    yaml_plugin, ini_plugin = plugins
+    w.file = str(src)
+    data.current_source = str(src)
+    if src.suffix in yaml_plugin.get_option("yaml_extensions") or (
+        not src.suffix and _yaml_inventory(src, loader)
     ):
+        with _warnings_captured() as ctx:
+            try:
+                yaml_plugin.parse(data, loader, str(src), cache=False)
+                parsed = True
+            except AnsibleError as exc:
+                _yaml_problem(w, exc)
+                parsed = False
+        _duplicates(w, ctx, str(src), "")
+        return parsed
+    try:
+        text = src.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        w.problem(None, f"cannot read the file ({exc.__class__.__name__})")
+        return False
+    if not any(ln.strip() and not ln.strip().startswith(("#", ";")) for ln in text.splitlines()):
+        # Ansible's ini plugin reads it as an inventory of nothing, silently
+        w.problem(None, "the inventory file is empty", fix="add a [masters] section with one host")
+        return False
+    try:
+        ini_plugin.parse(data, loader, str(src), cache=False)
+    except AnsibleError as exc:
+        _ini_problem(w, exc)
+    return True
+
+
+def _var(key: Any, value: Any, file: str, level: str) -> tuple[str, Var]:
+    origin = _tag_origin(key) or _tag_origin(value) or Origin(file, None)
+    return _plain(key), Var(_plain(value), origin, level)
+
+
+def _vars_of(mapping: Mapping, file: str, level: str) -> dict[str, Var]:
+    return dict(_var(k, v, file, level) for k, v in mapping.items() if k not in _ANSIBLE_ONLY)
+
+
+def _var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: str) -> dict:
+    """group_vars/NAME or host_vars/NAME (a file, or a folder of files) as Ansible finds them."""
+    from ansible.errors import AnsibleError
+    from ansible.parsing.vault import is_encrypted_file
+
+    out: dict[str, Var] = {}
+    folder = base / kind
+    if not folder.is_dir():
+        return out
+    for found in loader.find_vars_files(str(folder), name):
+        file = str(found)
+        with open(found, "rb") as handle:
+            if is_encrypted_file(handle):
+                b.warnings.append(
+                    Problem(
+                        file,
+                        "vault-encrypted file: its dlrs_ settings are not checked before the run",
+                        where=level,
+                    )
+                )
+                continue
+        b.file = file
+        with _warnings_captured() as ctx:
+            try:
+                data = loader.load_from_file(file, cache="none", unsafe=True)
+            except AnsibleError as exc:
+                _yaml_problem(b, exc)
+                continue
+        _duplicates(b, ctx, file, level)
+        if data is None:
+            continue
+        if not isinstance(data, Mapping):
+            b.problem(
+                _tag_origin(data) or Origin(file, None),
+                f"variables must be a mapping, got {_kind(data)}",
+                fix="write them as `name: value` lines",
+                where=level,
+            )
+            continue
+        out.update(_vars_of(data, file, level))
+    return out
+
+
+def _unmatched_var_files(base: Path, groups: set[str], hosts: set[str]) -> list[Problem]:
+    """group_vars/ and host_vars/ entries named after nothing: Ansible ignores them silently."""
+    found: list[Problem] = []
+    for kind, known, store in (("group_vars", groups, "group"), ("host_vars", hosts, "host")):
         folder = base / kind
         if not folder.is_dir():
             continue
         for entry in sorted(folder.iterdir()):
             if entry.name.startswith("."):
                 continue
-            stem = (
-                entry.name
-                if entry.is_dir()
-                else entry.name.rsplit(".", 1)[0]
-                if entry.suffix in YAML_EXTS
-                else entry.name
+            stem = entry.name
+            if entry.is_file() and entry.suffix in (".yml", ".yaml", ".json"):
+                stem = entry.stem
+            if stem in known:
+                continue
+            near = difflib.get_close_matches(stem, sorted(known), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            found.append(
+                Problem(
+                    str(entry),
+                    f"matches no {store} of the inventory, so it applies to nothing",
+                    fix=f"{hint}rename it after a {store} or remove it",
+                )
             )
-            if stem not in known:
-                near = difflib.get_close_matches(stem, sorted(known), n=1)
-                hint = f"did you mean {near[0]!r}? " if near else ""
-                b.warnings.append(
-                    Problem(
-                        str(entry),
-                        f"matches no {store} of the inventory, so it applies to nothing",
-                        fix=f"{hint}rename it after a {store} or remove it",
-                    )
-                )
-        for name in sorted(known):
-            for path in _var_files(folder, name):
-                data = _load_yaml(path, b.problems)
-                where = f"{store} {name}"
-                target = (
-                    b.group(name, Origin(str(path), None)).file_vars
-                    if store == "group"
-                    else b.hosts[name].file_vars
-                )
-                target.update(_vars_from_mapping(b, data, str(path), where, where))
+    return found
 
 
-def _hosts_files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return sorted(
-        p
-        for p in path.iterdir()
-        if p.is_file()
-        and not p.name.startswith(".")
-        and not any(p.name.endswith(ext) for ext in IGNORED_EXTS)
-    )
+_PLUGINS_READY = False
+
+
+def _data_loader() -> Any:
+    from ansible.parsing.dataloader import DataLoader
+
+    class Loader(DataLoader):
+        """Ansible's DataLoader, without the deep copy of what it does not cache: the yaml
+        plugin reads a hosts file with cache='none', and copying a 1000-host file took longer
+        than parsing it. Nothing else holds that data, so there is nothing to protect."""
+
+        def load_from_file(self, file_name: str, cache: str = "all", **kw: Any) -> Any:
+            if cache == "none":
+                kw["unsafe"] = True
+            return super().load_from_file(file_name, cache, **kw)
+
+    return Loader()
 
 
 def load(path: str | Path) -> Inventory:
-    """Read an inventory (file or folder) and validate it.
+    """Read an inventory (file or folder) through Ansible and validate it.
 
     Raises InputError listing every problem found, not just the first.
     """
     root = Path(path)
-    b = _Builder()
     if not root.exists():
         raise InputError(
             [
@@ -618,461 +637,66 @@ def load(path: str | Path) -> Inventory:
             ],
             what=f"inventory {root}",
         )
-    b.group("all", Origin(str(root), None))
-    b.group("ungrouped", Origin(str(root), None))
+    from ansible.inventory.data import InventoryData
+    from ansible.inventory.helpers import sort_groups
+    from ansible.plugins.loader import init_plugin_loader
+
+    global _PLUGINS_READY
+    if not _PLUGINS_READY:
+        init_plugin_loader()
+        _PLUGINS_READY = True
+    loader = _data_loader()
+    data = InventoryData()
+    w = _Where()
+    readable = True
     sources = _hosts_files(root)
     if not sources:
-        b.unreadable = True
-        b.problem(
+        readable = False
+        w.problem(
             Origin(str(root), None),
             "the folder holds no hosts file",
             fix="add hosts.yml (YAML) or hosts (INI) to it",
         )
+    plugins = _plugins(w)
     for src in sources:
-        if src.suffix in YAML_EXTS:
-            _load_yaml_hosts(b, src)
-        else:
-            _load_ini_hosts(b, src)
-    _load_var_dirs(b, root if root.is_dir() else root.parent)
-    inv = Inventory(root, sources, b.groups, b.hosts, b.warnings)
-    if not b.unreadable:
-        b.problems += _check(inv)
-    if b.problems:
-        raise InputError(b.problems, what=f"inventory {root}")
+        readable = _parse_source(src, plugins, data, loader, w) and readable
+    data.current_source = None
+    data.reconcile_inventory()
+
+    base = root if root.is_dir() else root.parent
+    fallback = Origin(str(sources[0] if sources else root), None)
+    groups: dict[str, Group] = {}
+    for tagged, grp in data.groups.items():
+        name = _plain(tagged)
+        level = f"group {name}"
+        file = w.groups.get(name, fallback).file
+        groups[name] = Group(
+            name,
+            w.groups.get(name, Origin(str(root), None)),
+            vars=_vars_of(grp.vars, file, level),
+            file_vars=_var_files(w, loader, base, "group_vars", name, level),
+            children={_plain(c.name) for c in grp.child_groups},
+            hosts={_plain(h.name) for h in grp.hosts},
+        )
+    hosts: dict[str, Host] = {}
+    for tagged, host in data.hosts.items():
+        name = _plain(tagged)
+        level = f"host {name}"
+        origins = w.hosts.get(name) or [fallback]
+        hosts[name] = Host(
+            name,
+            origins=origins,
+            vars=_vars_of(host.vars, origins[0].file, level),
+            file_vars=_var_files(w, loader, base, "host_vars", name, level),
+            groups=[_plain(g.name) for g in sort_groups(host.get_groups())],
+        )
+    warnings = w.warnings + _unmatched_var_files(base, set(groups), set(hosts))
+    inv = Inventory(root, sources, groups, hosts, warnings)
+    problems = list(w.problems)
+    if readable:
+        from dlrs_provision import validate
+
+        problems += validate.check(inv)
+    if problems:
+        raise InputError(problems, what=f"inventory {root}")
     return inv
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check(inv: Inventory) -> list[Problem]:
-    problems: list[Problem] = []
-    root = str(inv.sources[0] if inv.sources else inv.path)
-    add_group = "add `masters:` with one host under `all: children:` (INI: a [masters] section)"
-    if MASTERS not in inv.groups:
-        problems.append(Problem(root, "no `masters` group", fix=add_group, field=MASTERS))
-    else:
-        masters = inv.masters
-        grp = inv.groups[MASTERS]
-        if not masters:
-            problems.append(
-                Problem(
-                    grp.origin.file,
-                    "the `masters` group has no host",
-                    fix="put exactly one host in masters",
-                    line=grp.origin.line,
-                    where=f"group {MASTERS}",
-                )
-            )
-        elif len(masters) > 1:
-            places = ", ".join(f"{h} ({inv.hosts[h].origins[0]})" for h in masters)
-            problems.append(
-                Problem(
-                    grp.origin.file,
-                    f"{len(masters)} hosts in `masters`: {places}",
-                    fix="keep exactly one master (this toolkit builds one control-plane node); "
-                    "move the others to `workers`",
-                    line=grp.origin.line,
-                    where=f"group {MASTERS}",
-                )
-            )
-    workers = set(inv.workers)
-    for name in inv.masters:
-        if name in workers:
-            origin = inv.hosts[name].origins[-1]
-            problems.append(
-                Problem(
-                    origin.file,
-                    "host is in both `masters` and `workers`",
-                    fix="remove it from one of the two groups",
-                    line=origin.line,
-                    where=f"host {name}",
-                )
-            )
-
-    # kubeadm names the node after the host (lower-cased) and refuses what is not a DNS-1123
-    # subdomain, on the host, halfway through the Kubernetes phase: say it here instead.
-    for name in [*inv.masters, *inv.workers]:
-        hv = inv.host_vars(name)
-        if any(k in hv for k in ("kubeadm_master_node_name", "kubeadm_worker_node_name")):
-            continue
-        if not _NODE_NAME.match(name.lower()) or len(name) > 253:
-            origin = inv.hosts[name].origins[0]
-            problems.append(
-                Problem(
-                    origin.file,
-                    f"host name {name!r} cannot be a Kubernetes node name (lowercase letters, "
-                    "digits, '-' and '.', starting and ending with a letter or digit)",
-                    fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its address in "
-                    "ansible_host)",
-                    line=origin.line,
-                    where=f"host {name}",
-                )
-            )
-
-    seen: dict[tuple[str, int], str] = {}
-    for name in inv.hosts:
-        hv = inv.host_vars(name)
-        addr = hv["ansible_host"].value if "ansible_host" in hv else name
-        port_var = hv.get("ansible_port")
-        port = port_var.value if port_var else 22
-        if port_var and (
-            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
-        ):
-            problems.append(
-                Problem(
-                    port_var.origin.file,
-                    f"port {port!r} is not a TCP port",
-                    fix="give a whole number from 1 to 65535",
-                    line=port_var.origin.line,
-                    where=f"host {name}",
-                    field="ansible_port",
-                )
-            )
-            continue
-        conn = hv.get("ansible_connection")
-        if conn is not None and conn.value == "local":
-            continue  # no address: the controller itself
-        key = (str(addr), port)
-        if key in seen:
-            origin = inv.hosts[name].origins[0]
-            problems.append(
-                Problem(
-                    origin.file,
-                    f"same address and port as host {seen[key]} ({addr}:{port})",
-                    fix="give each host its own ansible_host (or ansible_port)",
-                    line=origin.line,
-                    where=f"host {name}",
-                    field="ansible_host",
-                )
-            )
-        seen.setdefault(key, name)
-
-    # every dlrs_ value, wherever it is set
-    for where, var_map in _all_var_maps(inv):
-        for key, var in var_map.items():
-            if not key.startswith("dlrs_"):
-                continue
-            problems += _check_setting(key, var, where)
-    problems += _check_registry(inv)
-    problems += _check_kubeflow(inv)
-    problems += _check_clearlinux_kubernetes(inv)
-
-    # cross-field: the pin must not be below the minimum
-    for name in inv.hosts:
-        pin = inv.setting(name, "dlrs_clearlinux_version")
-        low = inv.setting(name, "dlrs_clearlinux_min_version")
-        if (
-            isinstance(pin, int)
-            and isinstance(low, int)
-            and not isinstance(pin, bool)
-            and pin < low
-        ):
-            var = inv.host_vars(name)["dlrs_clearlinux_version"]
-            problems.append(
-                Problem(
-                    var.origin.file,
-                    f"pinned version {pin} is below dlrs_clearlinux_min_version {low}",
-                    fix=f"pin {low} or newer, or lower the minimum (not below 26240)",
-                    line=var.origin.line,
-                    where=var.level,
-                    field="dlrs_clearlinux_version",
-                )
-            )
-        image = inv.setting(name, "dlrs_image")
-        chosen = inv.setting(name, "dlrs_variant")
-        built = catalog.image_variant(image) if isinstance(image, str) else None
-        if built and chosen in catalog.VARIANTS and built != chosen:
-            var = inv.host_vars(name)["dlrs_image"]
-            problems.append(
-                Problem(
-                    var.origin.file,
-                    f"image {image} is the {built} build, but dlrs_variant is "
-                    f"{chosen}: the tuning would not fit the image",
-                    fix=f"set dlrs_variant: {built} where this image is used",
-                    line=var.origin.line,
-                    where=var.level,
-                    field="dlrs_image",
-                )
-            )
-        mirror = inv.setting(name, "dlrs_clearlinux_mirror")
-        if (
-            isinstance(mirror, str)
-            and mirror.startswith("http://")
-            and inv.setting(name, "dlrs_clearlinux_allow_insecure_http") is not True
-        ):
-            var = inv.host_vars(name)["dlrs_clearlinux_mirror"]
-            problems.append(
-                Problem(
-                    var.origin.file,
-                    f"the swupd mirror {mirror} is plain HTTP, which swupd refuses",
-                    fix="serve the mirror over https://, or set "
-                    "dlrs_clearlinux_allow_insecure_http: true",
-                    line=var.origin.line,
-                    where=var.level,
-                    field="dlrs_clearlinux_mirror",
-                )
-            )
-        problems += _check_pod_network(inv, name)
-    return _dedupe(problems)
-
-
-def _check_pod_network(inv: Inventory, name: str) -> list[Problem]:
-    """A pod network chosen in the inventory is applied only with the sha256 of its manifest."""
-    hv = inv.host_vars(name)
-    key = "dlrs_pod_network_manifest_url"
-    if key not in hv:
-        key = "dlrs_pod_network"
-    chosen = hv.get(key)
-    network = inv.setting(name, "dlrs_pod_network")
-    if (
-        chosen is None
-        or network not in ("flannel", "calico")
-        or inv.setting(name, "dlrs_pod_network_manifest_checksum")
-    ):
-        return []
-    return [
-        Problem(
-            chosen.origin.file,
-            f"the {network} manifest has no dlrs_pod_network_manifest_checksum: an unverified "
-            "manifest is never applied",
-            fix="add dlrs_pod_network_manifest_checksum: the output of `sha256sum` of the "
-            "manifest your site vetted (or set dlrs_pod_network: none)",
-            line=chosen.origin.line,
-            where=chosen.level,
-            field=key,
-        )
-    ]
-
-
-# One registry serves the cluster: every node must agree with the master on where it is.
-_CLUSTER_REGISTRY_KEYS = (
-    "dlrs_registry_cache",
-    "dlrs_registry_cache_host",
-    "dlrs_registry_cache_port",
-    "dlrs_registry_mode",  # local: the control plane's images come from that registry
-    "dlrs_kubernetes_image_repository",  # kubeadm's and every node's pause image
-)
-_REGISTRY_LOGIN = ("dlrs_upstream_registry_username", "dlrs_upstream_registry_password")
-
-
-def _check_registry(inv: Inventory) -> list[Problem]:
-    """The cluster registry's place is the same on every node; the upstream's user name and
-    password come together. No message ever shows the password."""
-    problems: list[Problem] = []
-    masters = inv.masters
-    for name in inv.hosts:
-        hv = inv.host_vars(name)
-        given = [k for k in _REGISTRY_LOGIN if hv.get(k) is not None and hv[k].value is not None]
-        if len(given) == 1:
-            var = hv[given[0]]
-            missing = next(k for k in _REGISTRY_LOGIN if k not in given)
-            problems.append(
-                Problem(
-                    var.origin.file,
-                    f"{given[0]} is set without {missing}",
-                    fix=f"set both at the same level (the password with Ansible Vault), "
-                    f"or remove {given[0]}",
-                    line=var.origin.line,
-                    where=var.level,
-                    field=given[0],
-                )
-            )
-        if len(masters) != 1 or name == masters[0]:
-            continue
-        for key in _CLUSTER_REGISTRY_KEYS:
-            mine, master = inv.setting(name, key), inv.setting(masters[0], key)
-            if mine == master or SETTINGS[key].check(mine) or SETTINGS[key].check(master):
-                continue  # the same, or already reported as a wrong value
-            var = hv.get(key) or inv.host_vars(masters[0]).get(key)
-            if var is None:  # pragma: no cover - a difference needs a value somewhere
-                continue
-            problems.append(
-                Problem(
-                    var.origin.file,
-                    f"{key} is {mine!r} on {name} but {master!r} on the master {masters[0]}: "
-                    "the nodes would look for the cluster's registry where it is not",
-                    fix=f"set {key} once, for group all (or to the same value on every host)",
-                    line=var.origin.line,
-                    where=var.level,
-                    field=key,
-                )
-            )
-    return problems
-
-
-def _check_registry_mode(inv: Inventory, name: str) -> list[Problem]:
-    """dlrs_registry_mode: local means the cluster's own registry, filled by `images load`;
-    with dlrs_registry_cache: false there is no such registry."""
-    if inv.setting(name, "dlrs_registry_mode") != "local":
-        return []
-    if inv.setting(name, "dlrs_registry_cache") is not False:
-        return []
-    hv = inv.host_vars(name)
-    var = hv.get("dlrs_registry_cache") or hv.get("dlrs_registry_mode")
-    if var is None:  # pragma: no cover - both differ from their defaults, so both are set
-        return []
-    return [
-        Problem(
-            var.origin.file,
-            "dlrs_registry_mode is local but dlrs_registry_cache is false: local means the "
-            "cluster's own registry (filled by `images load`), and false means there is none",
-            fix="set dlrs_registry_cache: true for an air-gapped site, or dlrs_registry_mode: "
-            "proxy with the cache off (every node pulls from the upstream)",
-            line=var.origin.line,
-            where=var.level,
-            field="dlrs_registry_cache",
-        )
-    ]
-
-
-def _check_clearlinux_kubernetes(inv: Inventory) -> list[Problem]:
-    """Where the inventory pins a Clear Linux version (dlrs_clearlinux_version), the Kubernetes
-    a node gets there is known before any host is reached: refuse what cannot work. Without a
-    pin the preflight phase checks the same from the node's facts."""
-    problems: list[Problem] = []
-    refused: dict[tuple[str, str], list[str]] = {}  # (setting, reason) -> hosts
-    where: dict[str, Var] = {}
-    for name in inv.hosts:
-        problems += _check_registry_mode(inv, name)
-        pin = inv.setting(name, "dlrs_clearlinux_version")
-        if not isinstance(pin, int) or isinstance(pin, bool):
-            continue
-        keys = (
-            "dlrs_kubernetes_clearlinux_source",
-            "dlrs_kubernetes_binary_checksums",
-            "dlrs_kubernetes_version",
-        )
-        if any(SETTINGS[k].check(inv.setting(name, k)) for k in keys):
-            continue  # reported as a wrong value already
-        version = inv.setting(name, "dlrs_kubernetes_version") or DEFAULT_KUBERNETES_VERSION
-        source = inv.setting(name, "dlrs_kubernetes_clearlinux_source")
-        reason = clearlinux_kubernetes.clearlinux_kubernetes_problem(
-            pin, str(version), source, inv.setting(name, "dlrs_kubernetes_binary_checksums")
-        )
-        if reason is None:
-            continue
-        hv = inv.host_vars(name)
-        named = ("dlrs_kubernetes_clearlinux_source", "dlrs_kubernetes_version")
-        key = next((k for k in named if k in hv), "dlrs_clearlinux_version")
-        var = hv[key]
-        ident = f"{key}@{var.origin.file}:{var.origin.line}"
-        where[ident] = var
-        refused.setdefault((ident, reason), []).append(name)
-    for (ident, reason), hosts in refused.items():
-        var = where[ident]
-        problems.append(
-            Problem(
-                var.origin.file,
-                f"Clear Linux nodes pinned to dlrs_clearlinux_version ({', '.join(hosts)}): "
-                f"{reason}",
-                fix="change the setting named above: no host has been changed",
-                line=var.origin.line,
-                where=var.level,
-                field=ident.split("@", 1)[0],
-            )
-        )
-    return problems
-
-
-_OPERATOR_OVERLAY = "github.com/kubeflow/training-operator.git/manifests/overlays/standalone"
-
-
-def _check_kubeflow(inv: Inventory) -> list[Problem]:
-    """The Kubeflow phase (on the master) applies the training operator's manifest only from a
-    URL the site gives and with that file's sha256: there is no default for either."""
-    problems: list[Problem] = []
-    for name in inv.masters:
-        hv = inv.host_vars(name)
-        switch = hv.get("dlrs_kubeflow")
-        if switch is None or switch.value is not True:
-            continue
-        version = inv.setting(name, "dlrs_training_operator_version")
-        if SETTINGS["dlrs_training_operator_version"].check(version) or not version:
-            version = SETTINGS["dlrs_training_operator_version"].default
-        render = (
-            f'`kubectl kustomize "{_OPERATOR_OVERLAY}?ref={version}" > '
-            f"training-operator-{version}.yaml` where GitHub is reachable"
-        )
-        for key, what, fix in (
-            (
-                "dlrs_training_operator_manifest_url",
-                "the Kubeflow phase is on but the training operator's manifest has no URL",
-                f"render the standalone overlay once into a file ({render}), serve it from "
-                "your mirror and set dlrs_training_operator_manifest_url to its URL "
-                "(or set dlrs_kubeflow: false)",
-            ),
-            (
-                "dlrs_training_operator_manifest_checksum",
-                "the Kubeflow phase is on but dlrs_training_operator_manifest_checksum is not "
-                "set: an unverified manifest is never applied",
-                "set it to the output of `sha256sum` of the rendered file on your mirror "
-                f"(rendered with {render}), or set dlrs_kubeflow: false",
-            ),
-        ):
-            if inv.setting(name, key):
-                continue
-            problems.append(
-                Problem(
-                    switch.origin.file,
-                    what,
-                    fix=fix,
-                    line=switch.origin.line,
-                    where=switch.level,
-                    field=key,
-                )
-            )
-    return problems
-
-
-def _all_var_maps(inv: Inventory) -> Iterator[tuple[str, dict[str, Var]]]:
-    for name, grp in inv.groups.items():
-        yield f"group {name}", grp.vars
-        yield f"group {name}", grp.file_vars
-    for name, host in inv.hosts.items():
-        yield f"host {name}", host.vars
-        yield f"host {name}", host.file_vars
-
-
-def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
-    setting = SETTINGS.get(key)
-    o = var.origin
-    if setting is None:
-        near = difflib.get_close_matches(key, list(SETTINGS), n=1, cutoff=0.75)
-        fix = (
-            f"did you mean {near[0]}?"
-            if near
-            else ("remove it; known settings: " + ", ".join(sorted(SETTINGS)))
-        )
-        return [Problem(o.file, "unknown setting", fix=fix, line=o.line, where=where, field=key)]
-    if isinstance(var.value, VaultValue):
-        return []
-    wrong = setting.check(var.value)
-    if wrong is None:
-        return []
-    fix = f"give {setting.expected()}"
-    if setting.choices and isinstance(var.value, str):
-        same_case = [c for c in setting.choices if c.lower() == var.value.lower()]
-        near = same_case or difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
-        if near:
-            fix += f" (did you mean {near[0]!r}?)"
-    if setting.kind == "int" and isinstance(var.value, str) and var.value.strip().isdigit():
-        fix += " (remove the quotes)"
-    return [Problem(o.file, wrong, fix=fix, line=o.line, where=where, field=key)]
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    out, seen = [], set()
-    for p in problems:
-        if p not in seen:
-            seen.add(p)
-            out.append(p)
-    return out
-
-
-_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def _node_name_hint(name: str) -> str:
-    hint = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.")
-    return hint or "node1"

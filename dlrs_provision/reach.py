@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import getpass
-import hashlib
 import hmac
 import logging
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from dlrs_provision.errors import UsageError
 from dlrs_provision.report import table
@@ -554,25 +554,34 @@ def _load_known_keys(files: list[str], name: str) -> list[_KnownKey]:
 
 
 def _parse_known_hosts(path: str, text: str, name: str) -> list[_KnownKey]:
-    """The entries of one known_hosts file that apply to `name`, with their line numbers."""
+    """The entries of one known_hosts file that apply to `name`, with their line numbers.
+
+    paramiko reads each line (HostKeyEntry: names, key type, key) and matches hashed names
+    (HostKeys.hash_host). Added here is only what paramiko's HostKeys does not know: OpenSSH's
+    markers (@revoked, @cert-authority) and its * ? ! patterns, the line of each entry (the
+    message says which line to remove), and keys of a type paramiko cannot load (they still
+    mean the host has a key on record, so trust must not add another).
+    """
     entries = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        fields = raw.split()
-        if not fields or fields[0].startswith("#"):
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
         marker = ""
-        if fields[0].startswith("@"):
-            marker, fields = fields[0], fields[1:]
-        if len(fields) < 3 or marker == "@cert-authority":
-            continue
-        patterns, keytype, b64 = fields[0], fields[1], fields[2]
-        if not _hosts_match(patterns, name):
+        if line.startswith("@"):
+            marker, _, line = line.partition(" ")
+        fields = line.split()
+        if len(fields) < 3 or marker == "@cert-authority" or not _hosts_match(fields[0], name):
             continue
         try:
-            blob = base64.b64decode(b64, validate=True)
-        except ValueError:
+            entry = HostKeyEntry.from_line(" ".join(fields[:3]), lineno)
+        except InvalidHostKey:
             log.debug("%s line %d: key is not base64, ignored", path, lineno)
             continue
+        if entry is not None:
+            keytype, blob = entry.key.get_name(), entry.key.asbytes()
+        else:  # a key type paramiko cannot load
+            keytype, blob = fields[1], base64.b64decode(fields[2])
         entries.append(_KnownKey(path, lineno, keytype, blob, marker == "@revoked"))
     return entries
 
@@ -581,15 +590,11 @@ def _hosts_match(patterns: str, name: str) -> bool:
     """OpenSSH's rules: a hashed name, or comma-separated patterns with * ? and ! negation."""
     name = name.lower()
     if patterns.startswith("|1|"):
-        parts = patterns.split("|")
-        if len(parts) != 4:
-            return False
         try:
-            salt, digest = base64.b64decode(parts[2]), base64.b64decode(parts[3])
-        except ValueError:
+            mine = paramiko.HostKeys.hash_host(name, patterns)
+        except (AssertionError, ValueError, IndexError):  # a salt that is not 20 bytes of base64
             return False
-        mine = hmac.new(salt, name.encode(), hashlib.sha1).digest()
-        return hmac.compare_digest(mine, digest)
+        return hmac.compare_digest(mine.encode(), patterns.encode())
     matched = False
     for pattern in patterns.lower().split(","):
         negated = pattern.startswith("!")
@@ -668,7 +673,7 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
 
 
 def _append_known_host(path: str, name: str, key: paramiko.PKey) -> None:
-    line = f"{name} {key.get_name()} {key.get_base64()}\n"
+    line = HostKeyEntry([name], key).to_line()
     with _known_hosts_lock:
         try:
             file = Path(path)

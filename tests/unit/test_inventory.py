@@ -172,7 +172,7 @@ def test_empty_ini_file(tmp_path):
 
 def test_top_level_not_a_mapping(tmp_path):
     p = only(write(tmp_path, "- m1\n- w1\n"))
-    assert "top level must be a mapping" in p.message and "all:" in p.fix
+    assert p.message == "the top level must be a mapping of groups, got a list" and "all:" in p.fix
 
 
 def test_no_masters_group(tmp_path):
@@ -513,3 +513,66 @@ def test_registry_port_set_on_the_master_only_is_refused_at_that_line(tmp_path):
     assert all(p.line == 7 and p.where == "host m1" for p in found)
     assert "5443 on w1 but 5000 on the master m1" in found[0].message
     assert "group all" in found[0].fix
+
+
+# ------------------------------------------------------------------------ through Ansible's loader
+
+
+def test_bad_yaml_host_ranges_are_problems_at_their_line_not_tracebacks(tmp_path):
+    text = GOOD.replace("w1: {ansible_host: 10.0.0.2}", "w[1:4:0]: {}").replace(
+        "w2: {ansible_host: 10.0.0.3}", "w[a:5]: {}"
+    )
+    found = inventory_problems(write(tmp_path, text))
+    assert [(p.line, p.message.split(" does not expand")[0]) for p in found] == [
+        (10, "host range 'w[1:4:0]'"),
+        (11, "host range 'w[a:5]'"),
+    ]
+    assert all(p.file.endswith("hosts.yml") and "[START:END]" in p.fix for p in found)
+
+
+def test_bad_ini_host_range_names_its_line(tmp_path):
+    p = only(write(tmp_path, "[masters]\nm1\n[workers]\nw[01:3]\n", name="hosts"))
+    assert p.message.startswith("host range 'w[01:3]' does not expand") and p.line == 4
+    assert "equal-length" in p.message
+
+
+def test_templated_port_is_legal_and_left_to_the_run(tmp_path):
+    text = GOOD.replace(
+        "w2: {ansible_host: 10.0.0.3}", "w2: {ansible_host: 10.0.0.3, ansible_port: '{{ p }}'}"
+    )
+    inv = inventory.load(write(tmp_path, text))
+    assert inv.values("w2")["ansible_port"] == "{{ p }}"
+
+
+def test_values_leave_the_module_as_plain_python(tmp_path):
+    write(tmp_path, GOOD)
+    write(tmp_path, "dlrs_clearlinux_bundles: [editors]\nx: {a: [1, b]}\n", "group_vars/all.yml")
+    inv = inventory.load(tmp_path)
+    values = inv.values("w1")
+    assert type(values["dlrs_clearlinux_bundles"]) is list
+    assert type(values["dlrs_clearlinux_bundles"][0]) is str
+    assert type(values["x"]) is dict and type(values["x"]["a"][0]) is int
+    assert all(type(h) is str for h in inv.hosts) and all(type(g) is str for g in inv.groups)
+    assert type(values["dlrs_variant"]) is str
+
+
+def test_vault_encrypted_group_vars_file_is_a_warning(tmp_path):
+    write(tmp_path, GOOD)
+    write(tmp_path, "$ANSIBLE_VAULT;1.1;AES256\n6231\n", "group_vars/workers.yml")
+    inv = inventory.load(tmp_path)
+    assert [w.message for w in inv.warnings] == [
+        "vault-encrypted file: its dlrs_ settings are not checked before the run"
+    ]
+
+
+def test_duplicate_key_in_a_group_vars_file_names_that_file(tmp_path):
+    write(tmp_path, GOOD)
+    write(tmp_path, "dlrs_variant: mkl\ndlrs_variant: eigen\n", "group_vars/workers.yml")
+    p = only(tmp_path)
+    assert p.file.endswith("group_vars/workers.yml") and p.line == 2
+    assert "appears twice" in p.message and p.field == "dlrs_variant"
+
+
+def test_hosts_file_without_extension_in_yaml_is_read_as_yaml(tmp_path):
+    inv = inventory.load(write(tmp_path, GOOD, name="hosts"))
+    assert inv.workers == ["w1", "w2"]

@@ -486,6 +486,34 @@ def test_hashed_known_hosts_entry_is_recognised(sshd, keys, client_key_file, tmp
     assert check_one(target_for(server.port, client_key_file, str(known))).ok
 
 
+def test_known_hosts_lines_are_read_with_markers_patterns_and_their_line_numbers():
+    """paramiko reads the lines; markers, patterns and line numbers are reach's own part."""
+    blob = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    hashed = paramiko.HostKeys.hash_host("[node1]:2222")
+    text = "\n".join(
+        [
+            "# comment",
+            f"@cert-authority *.example.com ssh-ed25519 {blob}",
+            f"@revoked [node1]:2222 ssh-ed25519 {blob}",
+            f"{hashed} ssh-ed25519 {blob}",
+            f"*.lab,!bad.lab ssh-ed25519 {blob}",
+            "[node1]:2222 ssh-ed25519 not-base64!",
+            f"[node1]:2222 sk-ssh-ed25519@openssh.com {blob}",
+            f"node1 ssh-ed25519 {blob}",
+        ]
+    )
+    found = reach._parse_known_hosts("kh", text, "[node1]:2222")
+    assert [(e.line, e.keytype, e.revoked) for e in found] == [
+        (3, "ssh-ed25519", True),
+        (4, "ssh-ed25519", False),
+        (7, "sk-ssh-ed25519@openssh.com", False),
+    ]
+    assert found[0].blob == found[1].blob
+    assert [e.line for e in reach._parse_known_hosts("kh", text, "a.lab")] == [5]
+    assert reach._parse_known_hosts("kh", text, "bad.lab") == []
+    assert [e.line for e in reach._parse_known_hosts("kh", text, "NODE1")] == [8]
+
+
 # --------------------------------------------------------------------------------------------
 # python3 and sudo on the host
 

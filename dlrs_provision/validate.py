@@ -1,0 +1,452 @@
+"""Checks of a loaded inventory: everything Ansible accepts but the cluster build cannot use.
+
+`inventory.load` runs `check` on every inventory it loads; each check returns Problems (file,
+line, field, fix), all of them at once, before any host is touched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+
+from dlrs_provision import catalog, clearlinux_kubernetes
+from dlrs_provision.clearlinux_kubernetes import DEFAULT_KUBERNETES_VERSION
+from dlrs_provision.errors import Problem
+from dlrs_provision.inventory import MASTERS, Inventory, Var, VaultValue, is_templated
+from dlrs_provision.settings import SETTINGS
+
+
+def check(inv: Inventory) -> list[Problem]:
+    problems: list[Problem] = []
+    root = str(inv.sources[0] if inv.sources else inv.path)
+    add_group = "add `masters:` with one host under `all: children:` (INI: a [masters] section)"
+    if MASTERS not in inv.groups:
+        problems.append(Problem(root, "no `masters` group", fix=add_group, field=MASTERS))
+    else:
+        masters = inv.masters
+        grp = inv.groups[MASTERS]
+        if not masters:
+            problems.append(
+                Problem(
+                    grp.origin.file,
+                    "the `masters` group has no host",
+                    fix="put exactly one host in masters",
+                    line=grp.origin.line,
+                    where=f"group {MASTERS}",
+                )
+            )
+        elif len(masters) > 1:
+            places = ", ".join(f"{h} ({inv.hosts[h].origins[0]})" for h in masters)
+            problems.append(
+                Problem(
+                    grp.origin.file,
+                    f"{len(masters)} hosts in `masters`: {places}",
+                    fix="keep exactly one master (this toolkit builds one control-plane node); "
+                    "move the others to `workers`",
+                    line=grp.origin.line,
+                    where=f"group {MASTERS}",
+                )
+            )
+    workers = set(inv.workers)
+    for name in inv.masters:
+        if name in workers:
+            origin = inv.hosts[name].origins[-1]
+            problems.append(
+                Problem(
+                    origin.file,
+                    "host is in both `masters` and `workers`",
+                    fix="remove it from one of the two groups",
+                    line=origin.line,
+                    where=f"host {name}",
+                )
+            )
+
+    # kubeadm names the node after the host (lower-cased) and refuses what is not a DNS-1123
+    # subdomain, on the host, halfway through the Kubernetes phase: say it here instead.
+    for name in [*inv.masters, *inv.workers]:
+        hv = inv.host_vars(name)
+        if any(k in hv for k in ("kubeadm_master_node_name", "kubeadm_worker_node_name")):
+            continue
+        if not _NODE_NAME.match(name.lower()) or len(name) > 253:
+            origin = inv.hosts[name].origins[0]
+            problems.append(
+                Problem(
+                    origin.file,
+                    f"host name {name!r} cannot be a Kubernetes node name (lowercase letters, "
+                    "digits, '-' and '.', starting and ending with a letter or digit)",
+                    fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its address in "
+                    "ansible_host)",
+                    line=origin.line,
+                    where=f"host {name}",
+                )
+            )
+
+    seen: dict[tuple[str, int], str] = {}
+    for name in inv.hosts:
+        hv = inv.host_vars(name)
+        addr = hv["ansible_host"].value if "ansible_host" in hv else name
+        port_var = hv.get("ansible_port")
+        port = port_var.value if port_var else 22
+        if is_templated(port) or is_templated(addr):
+            continue  # known only on the run, from the variables it names
+        if port_var and (
+            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+        ):
+            problems.append(
+                Problem(
+                    port_var.origin.file,
+                    f"port {port!r} is not a TCP port",
+                    fix="give a whole number from 1 to 65535",
+                    line=port_var.origin.line,
+                    where=f"host {name}",
+                    field="ansible_port",
+                )
+            )
+            continue
+        conn = hv.get("ansible_connection")
+        if conn is not None and conn.value == "local":
+            continue  # no address: the controller itself
+        key = (str(addr), port)
+        if key in seen:
+            origin = inv.hosts[name].origins[0]
+            problems.append(
+                Problem(
+                    origin.file,
+                    f"same address and port as host {seen[key]} ({addr}:{port})",
+                    fix="give each host its own ansible_host (or ansible_port)",
+                    line=origin.line,
+                    where=f"host {name}",
+                    field="ansible_host",
+                )
+            )
+        seen.setdefault(key, name)
+
+    # every dlrs_ value, wherever it is set
+    for where, var_map in _all_var_maps(inv):
+        for key, var in var_map.items():
+            if not key.startswith("dlrs_"):
+                continue
+            problems += _check_setting(key, var, where)
+    problems += _check_registry(inv)
+    problems += _check_kubeflow(inv)
+    problems += _check_clearlinux_kubernetes(inv)
+
+    # cross-field: the pin must not be below the minimum
+    for name in inv.hosts:
+        pin = inv.setting(name, "dlrs_clearlinux_version")
+        low = inv.setting(name, "dlrs_clearlinux_min_version")
+        if (
+            isinstance(pin, int)
+            and isinstance(low, int)
+            and not isinstance(pin, bool)
+            and pin < low
+        ):
+            var = inv.host_vars(name)["dlrs_clearlinux_version"]
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"pinned version {pin} is below dlrs_clearlinux_min_version {low}",
+                    fix=f"pin {low} or newer, or lower the minimum (not below 26240)",
+                    line=var.origin.line,
+                    where=var.level,
+                    field="dlrs_clearlinux_version",
+                )
+            )
+        image = inv.setting(name, "dlrs_image")
+        chosen = inv.setting(name, "dlrs_variant")
+        built = catalog.image_variant(image) if isinstance(image, str) else None
+        if built and chosen in catalog.VARIANTS and built != chosen:
+            var = inv.host_vars(name)["dlrs_image"]
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"image {image} is the {built} build, but dlrs_variant is "
+                    f"{chosen}: the tuning would not fit the image",
+                    fix=f"set dlrs_variant: {built} where this image is used",
+                    line=var.origin.line,
+                    where=var.level,
+                    field="dlrs_image",
+                )
+            )
+        mirror = inv.setting(name, "dlrs_clearlinux_mirror")
+        if (
+            isinstance(mirror, str)
+            and mirror.startswith("http://")
+            and inv.setting(name, "dlrs_clearlinux_allow_insecure_http") is not True
+        ):
+            var = inv.host_vars(name)["dlrs_clearlinux_mirror"]
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"the swupd mirror {mirror} is plain HTTP, which swupd refuses",
+                    fix="serve the mirror over https://, or set "
+                    "dlrs_clearlinux_allow_insecure_http: true",
+                    line=var.origin.line,
+                    where=var.level,
+                    field="dlrs_clearlinux_mirror",
+                )
+            )
+        problems += _check_pod_network(inv, name)
+    return _dedupe(problems)
+
+
+def _check_pod_network(inv: Inventory, name: str) -> list[Problem]:
+    """A pod network chosen in the inventory is applied only with the sha256 of its manifest."""
+    hv = inv.host_vars(name)
+    key = "dlrs_pod_network_manifest_url"
+    if key not in hv:
+        key = "dlrs_pod_network"
+    chosen = hv.get(key)
+    network = inv.setting(name, "dlrs_pod_network")
+    if (
+        chosen is None
+        or network not in ("flannel", "calico")
+        or inv.setting(name, "dlrs_pod_network_manifest_checksum")
+    ):
+        return []
+    return [
+        Problem(
+            chosen.origin.file,
+            f"the {network} manifest has no dlrs_pod_network_manifest_checksum: an unverified "
+            "manifest is never applied",
+            fix="add dlrs_pod_network_manifest_checksum: the output of `sha256sum` of the "
+            "manifest your site vetted (or set dlrs_pod_network: none)",
+            line=chosen.origin.line,
+            where=chosen.level,
+            field=key,
+        )
+    ]
+
+
+# One registry serves the cluster: every node must agree with the master on where it is.
+_CLUSTER_REGISTRY_KEYS = (
+    "dlrs_registry_cache",
+    "dlrs_registry_cache_host",
+    "dlrs_registry_cache_port",
+    "dlrs_registry_mode",  # local: the control plane's images come from that registry
+    "dlrs_kubernetes_image_repository",  # kubeadm's and every node's pause image
+)
+_REGISTRY_LOGIN = ("dlrs_upstream_registry_username", "dlrs_upstream_registry_password")
+
+
+def _check_registry(inv: Inventory) -> list[Problem]:
+    """The cluster registry's place is the same on every node; the upstream's user name and
+    password come together. No message ever shows the password."""
+    problems: list[Problem] = []
+    masters = inv.masters
+    for name in inv.hosts:
+        hv = inv.host_vars(name)
+        given = [k for k in _REGISTRY_LOGIN if hv.get(k) is not None and hv[k].value is not None]
+        if len(given) == 1:
+            var = hv[given[0]]
+            missing = next(k for k in _REGISTRY_LOGIN if k not in given)
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"{given[0]} is set without {missing}",
+                    fix=f"set both at the same level (the password with Ansible Vault), "
+                    f"or remove {given[0]}",
+                    line=var.origin.line,
+                    where=var.level,
+                    field=given[0],
+                )
+            )
+        if len(masters) != 1 or name == masters[0]:
+            continue
+        for key in _CLUSTER_REGISTRY_KEYS:
+            mine, master = inv.setting(name, key), inv.setting(masters[0], key)
+            if mine == master or SETTINGS[key].check(mine) or SETTINGS[key].check(master):
+                continue  # the same, or already reported as a wrong value
+            var = hv.get(key) or inv.host_vars(masters[0]).get(key)
+            if var is None:  # pragma: no cover - a difference needs a value somewhere
+                continue
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    f"{key} is {mine!r} on {name} but {master!r} on the master {masters[0]}: "
+                    "the nodes would look for the cluster's registry where it is not",
+                    fix=f"set {key} once, for group all (or to the same value on every host)",
+                    line=var.origin.line,
+                    where=var.level,
+                    field=key,
+                )
+            )
+    return problems
+
+
+def _check_registry_mode(inv: Inventory, name: str) -> list[Problem]:
+    """dlrs_registry_mode: local means the cluster's own registry, filled by `images load`;
+    with dlrs_registry_cache: false there is no such registry."""
+    if inv.setting(name, "dlrs_registry_mode") != "local":
+        return []
+    if inv.setting(name, "dlrs_registry_cache") is not False:
+        return []
+    hv = inv.host_vars(name)
+    var = hv.get("dlrs_registry_cache") or hv.get("dlrs_registry_mode")
+    if var is None:  # pragma: no cover - both differ from their defaults, so both are set
+        return []
+    return [
+        Problem(
+            var.origin.file,
+            "dlrs_registry_mode is local but dlrs_registry_cache is false: local means the "
+            "cluster's own registry (filled by `images load`), and false means there is none",
+            fix="set dlrs_registry_cache: true for an air-gapped site, or dlrs_registry_mode: "
+            "proxy with the cache off (every node pulls from the upstream)",
+            line=var.origin.line,
+            where=var.level,
+            field="dlrs_registry_cache",
+        )
+    ]
+
+
+def _check_clearlinux_kubernetes(inv: Inventory) -> list[Problem]:
+    """Where the inventory pins a Clear Linux version (dlrs_clearlinux_version), the Kubernetes
+    a node gets there is known before any host is reached: refuse what cannot work. Without a
+    pin the preflight phase checks the same from the node's facts."""
+    problems: list[Problem] = []
+    refused: dict[tuple[str, str], list[str]] = {}  # (setting, reason) -> hosts
+    where: dict[str, Var] = {}
+    for name in inv.hosts:
+        problems += _check_registry_mode(inv, name)
+        pin = inv.setting(name, "dlrs_clearlinux_version")
+        if not isinstance(pin, int) or isinstance(pin, bool):
+            continue
+        keys = (
+            "dlrs_kubernetes_clearlinux_source",
+            "dlrs_kubernetes_binary_checksums",
+            "dlrs_kubernetes_version",
+        )
+        if any(SETTINGS[k].check(inv.setting(name, k)) for k in keys):
+            continue  # reported as a wrong value already
+        version = inv.setting(name, "dlrs_kubernetes_version") or DEFAULT_KUBERNETES_VERSION
+        source = inv.setting(name, "dlrs_kubernetes_clearlinux_source")
+        reason = clearlinux_kubernetes.clearlinux_kubernetes_problem(
+            pin, str(version), source, inv.setting(name, "dlrs_kubernetes_binary_checksums")
+        )
+        if reason is None:
+            continue
+        hv = inv.host_vars(name)
+        named = ("dlrs_kubernetes_clearlinux_source", "dlrs_kubernetes_version")
+        key = next((k for k in named if k in hv), "dlrs_clearlinux_version")
+        var = hv[key]
+        ident = f"{key}@{var.origin.file}:{var.origin.line}"
+        where[ident] = var
+        refused.setdefault((ident, reason), []).append(name)
+    for (ident, reason), hosts in refused.items():
+        var = where[ident]
+        problems.append(
+            Problem(
+                var.origin.file,
+                f"Clear Linux nodes pinned to dlrs_clearlinux_version ({', '.join(hosts)}): "
+                f"{reason}",
+                fix="change the setting named above: no host has been changed",
+                line=var.origin.line,
+                where=var.level,
+                field=ident.split("@", 1)[0],
+            )
+        )
+    return problems
+
+
+_OPERATOR_OVERLAY = "github.com/kubeflow/training-operator.git/manifests/overlays/standalone"
+
+
+def _check_kubeflow(inv: Inventory) -> list[Problem]:
+    """The Kubeflow phase (on the master) applies the training operator's manifest only from a
+    URL the site gives and with that file's sha256: there is no default for either."""
+    problems: list[Problem] = []
+    for name in inv.masters:
+        hv = inv.host_vars(name)
+        switch = hv.get("dlrs_kubeflow")
+        if switch is None or switch.value is not True:
+            continue
+        version = inv.setting(name, "dlrs_training_operator_version")
+        if SETTINGS["dlrs_training_operator_version"].check(version) or not version:
+            version = SETTINGS["dlrs_training_operator_version"].default
+        render = (
+            f'`kubectl kustomize "{_OPERATOR_OVERLAY}?ref={version}" > '
+            f"training-operator-{version}.yaml` where GitHub is reachable"
+        )
+        for key, what, fix in (
+            (
+                "dlrs_training_operator_manifest_url",
+                "the Kubeflow phase is on but the training operator's manifest has no URL",
+                f"render the standalone overlay once into a file ({render}), serve it from "
+                "your mirror and set dlrs_training_operator_manifest_url to its URL "
+                "(or set dlrs_kubeflow: false)",
+            ),
+            (
+                "dlrs_training_operator_manifest_checksum",
+                "the Kubeflow phase is on but dlrs_training_operator_manifest_checksum is not "
+                "set: an unverified manifest is never applied",
+                "set it to the output of `sha256sum` of the rendered file on your mirror "
+                f"(rendered with {render}), or set dlrs_kubeflow: false",
+            ),
+        ):
+            if inv.setting(name, key):
+                continue
+            problems.append(
+                Problem(
+                    switch.origin.file,
+                    what,
+                    fix=fix,
+                    line=switch.origin.line,
+                    where=switch.level,
+                    field=key,
+                )
+            )
+    return problems
+
+
+def _all_var_maps(inv: Inventory) -> Iterator[tuple[str, dict[str, Var]]]:
+    for name, grp in inv.groups.items():
+        yield f"group {name}", grp.vars
+        yield f"group {name}", grp.file_vars
+    for name, host in inv.hosts.items():
+        yield f"host {name}", host.vars
+        yield f"host {name}", host.file_vars
+
+
+def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
+    setting = SETTINGS.get(key)
+    o = var.origin
+    if setting is None:
+        near = difflib.get_close_matches(key, list(SETTINGS), n=1, cutoff=0.75)
+        fix = (
+            f"did you mean {near[0]}?"
+            if near
+            else ("remove it; known settings: " + ", ".join(sorted(SETTINGS)))
+        )
+        return [Problem(o.file, "unknown setting", fix=fix, line=o.line, where=where, field=key)]
+    if isinstance(var.value, VaultValue) or is_templated(var.value):
+        return []  # encrypted, or known only when Ansible templates it on the run
+    wrong = setting.check(var.value)
+    if wrong is None:
+        return []
+    fix = f"give {setting.expected()}"
+    if setting.choices and isinstance(var.value, str):
+        same_case = [c for c in setting.choices if c.lower() == var.value.lower()]
+        near = same_case or difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
+        if near:
+            fix += f" (did you mean {near[0]!r}?)"
+    if setting.kind == "int" and isinstance(var.value, str) and var.value.strip().isdigit():
+        fix += " (remove the quotes)"
+    return [Problem(o.file, wrong, fix=fix, line=o.line, where=where, field=key)]
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    out, seen = [], set()
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _node_name_hint(name: str) -> str:
+    hint = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.")
+    return hint or "node1"
