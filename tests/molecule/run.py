@@ -129,7 +129,11 @@ def run_scenario(
     run_env = {
         **env,
         ROLE_ENV: scenario_tag(scenario.role),
-        "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".cache" / "molecule-state" / CHECKOUT_TAG),
+        # molecule takes this folder as it is (inventory, state, fact cache): one per scenario, so
+        # that scenarios of different roles can run at the same time
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(
+            ROOT / ".cache" / "molecule-state" / CHECKOUT_TAG / f"{scenario.role}-{scenario.name}"
+        ),
     }
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
