@@ -376,34 +376,21 @@ def write_pki(root: Root, cfg: InitConfig) -> tuple[Any, Any]:
     etcd = p.ca("etcd/ca", "etcd-ca", reuse_key=True)
     local = [cfg.node_name, "localhost"]
     local_ips = list(dict.fromkeys([cfg.advertise_address, "127.0.0.1", "::1"]))
-    p.leaf(
-        "etcd/server",
-        etcd,
-        cfg.node_name,
-        dns=local,
-        ips=local_ips,
-        server=True,
-        client=True,
-        label="etcd/server",
-    )
-    out(
-        f"[certs] etcd/server serving cert is signed for DNS names [{' '.join(local)}] and "
-        f"IPs [{' '.join(local_ips)}]"
-    )
-    p.leaf(
-        "etcd/peer",
-        etcd,
-        cfg.node_name,
-        dns=local,
-        ips=local_ips,
-        server=True,
-        client=True,
-        label="etcd/peer",
-    )
-    out(
-        f"[certs] etcd/peer serving cert is signed for DNS names [{' '.join(local)}] and IPs "
-        f"[{' '.join(local_ips)}]"
-    )
+    for leaf in ("etcd/server", "etcd/peer"):  # both serve and are clients, on local names
+        p.leaf(
+            leaf,
+            etcd,
+            cfg.node_name,
+            dns=local,
+            ips=local_ips,
+            server=True,
+            client=True,
+            label=leaf,
+        )
+        out(
+            f"[certs] {leaf} serving cert is signed for DNS names [{' '.join(local)}] and IPs "
+            f"[{' '.join(local_ips)}]"
+        )
     p.leaf("etcd/healthcheck-client", etcd, "kube-etcd-healthcheck-client", client=True)
     p.leaf("apiserver-etcd-client", etcd, "kube-apiserver-etcd-client", client=True)
     sa_key, sa_pub = p.dir / "sa.key", p.dir / "sa.pub"

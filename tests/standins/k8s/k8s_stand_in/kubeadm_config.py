@@ -142,6 +142,18 @@ def _patches() -> Any:
     return ("obj", "Patches", {"directory": "str"})
 
 
+def _api_endpoint() -> Any:
+    return ("obj", "APIEndpoint", {"advertiseAddress": "str", "bindPort": "int"})
+
+
+def _node_fields(v: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields that InitConfiguration and JoinConfiguration both end with."""
+    fields |= {"skipPhases": ("list", "str"), "patches": _patches()}
+    if v == "v1beta4":
+        fields |= {"dryRun": "bool", "timeouts": _timeouts_type()}
+    return fields
+
+
 def type_spec(kind: str, v: str) -> Any:
     common = {"apiVersion": "str", "kind": "str"}
     if kind == "InitConfiguration":
@@ -161,18 +173,10 @@ def type_spec(kind: str, v: str) -> Any:
             **common,
             "bootstrapTokens": ("list", token),
             "nodeRegistration": _node_registration(v),
-            "localAPIEndpoint": (
-                "obj",
-                "APIEndpoint",
-                {"advertiseAddress": "str", "bindPort": "int"},
-            ),
+            "localAPIEndpoint": _api_endpoint(),
             "certificateKey": "str",
-            "skipPhases": ("list", "str"),
-            "patches": _patches(),
         }
-        if v == "v1beta4":
-            fields |= {"dryRun": "bool", "timeouts": _timeouts_type()}
-        return ("obj", kind, fields)
+        return ("obj", kind, _node_fields(v, fields))
     if kind == "ClusterConfiguration":
         api_server = _component(v, "APIServer")
         api_server[2]["certSANs"] = ("list", "str")
@@ -260,21 +264,10 @@ def type_spec(kind: str, v: str) -> Any:
             "controlPlane": (
                 "obj",
                 "JoinControlPlane",
-                {
-                    "localAPIEndpoint": (
-                        "obj",
-                        "APIEndpoint",
-                        {"advertiseAddress": "str", "bindPort": "int"},
-                    ),
-                    "certificateKey": "str",
-                },
+                {"localAPIEndpoint": _api_endpoint(), "certificateKey": "str"},
             ),
-            "skipPhases": ("list", "str"),
-            "patches": _patches(),
         }
-        if v == "v1beta4":
-            fields |= {"dryRun": "bool", "timeouts": _timeouts_type()}
-        return ("obj", kind, fields)
+        return ("obj", kind, _node_fields(v, fields))
     if kind == "KubeletConfiguration":
         return ("obj", kind, {k: "any" for k in KUBELET_FIELDS})
     return ("obj", kind, None)  # ResetConfiguration, KubeProxyConfiguration, ...: not checked

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from k8s_stand_in import STAND_IN, kubeconfig, registry, version
@@ -301,45 +302,63 @@ def cmd_apply(ctx: Ctx, p: Parsed) -> int:
     if dry not in ("none", "server", "client"):
         raise KubectlError(f'Invalid dry-run value ({dry}). Must be "none", "server", or "client".')
     docs = read_manifests(ctx.root, list(p.get("filename")), bool(p.get("recursive")))
-    failed = False
     suffix = {"server": " (server dry run)", "client": " (dry run)"}.get(dry, "")
+
+    def apply_one(source: str, doc: dict[str, Any]) -> Resource:
+        check_doc(source, doc)
+        r = mapping(ctx, source, doc)
+        ns = object_namespace(ctx, r, doc)
+        name = str((doc.get("metadata") or {}).get("name") or "")
+        query = {"fieldValidation": field_validation(p)}
+        if dry == "server":
+            query["dryRun"] = "All"
+        if p.get("server-side"):
+            query |= {
+                "fieldManager": p.get("field-manager") or "kubectl",
+                "force": "true" if p.get("force-conflicts") else "false",
+            }
+            if dry != "client":
+                ctx.request(
+                    "PATCH",
+                    r.object_path(ns, name),
+                    yaml_dump(doc).encode(),
+                    content_type="application/apply-patch+yaml",
+                    query=query,
+                )
+            result = "serverside-applied"
+        else:
+            result = _client_side_apply(ctx, r, ns, name, doc, query, source, dry == "client")
+        if p.get("output") == "name":
+            say(f"{r.kind_group}/{name}")
+        else:
+            say(f"{r.kind_group}/{name} {result}{suffix}")
+        return r
+
+    def api_error(source: str, exc: ApiError) -> str:
+        verb = "creating" if getattr(exc, "_creating", True) else "patching"
+        return server_error(exc, f'error when {verb} "{source}": ')
+
+    return _each_document(ctx, docs, apply_one, api_error)
+
+
+def _each_document(
+    ctx: Ctx,
+    docs: list[tuple[str, dict[str, Any]]],
+    one: Callable[[str, dict[str, Any]], Resource],
+    api_error: Callable[[str, ApiError], str],
+) -> int:
+    """apply's and create's loop over the documents: each one is tried, whatever failed
+    before it; an error is printed and makes the exit code 1; a CRD refreshes discovery."""
+    failed = False
     for source, doc in docs:
         try:
-            check_doc(source, doc)
-            r = mapping(ctx, source, doc)
-            ns = object_namespace(ctx, r, doc)
-            name = str((doc.get("metadata") or {}).get("name") or "")
-            query = {"fieldValidation": field_validation(p)}
-            if dry == "server":
-                query["dryRun"] = "All"
-            if p.get("server-side"):
-                query |= {
-                    "fieldManager": p.get("field-manager") or "kubectl",
-                    "force": "true" if p.get("force-conflicts") else "false",
-                }
-                if dry != "client":
-                    ctx.request(
-                        "PATCH",
-                        r.object_path(ns, name),
-                        yaml_dump(doc).encode(),
-                        content_type="application/apply-patch+yaml",
-                        query=query,
-                    )
-                result = "serverside-applied"
-            else:
-                result = _client_side_apply(ctx, r, ns, name, doc, query, source, dry == "client")
-            if p.get("output") == "name":
-                say(f"{r.kind_group}/{name}")
-            else:
-                say(f"{r.kind_group}/{name} {result}{suffix}")
-            if r.kind == "CustomResourceDefinition":
+            if one(source, doc).kind == "CustomResourceDefinition":
                 ctx.refresh()
         except KubectlError as exc:
             warn_line(f"error: {exc}")
             failed = True
         except ApiError as exc:
-            verb = "creating" if getattr(exc, "_creating", True) else "patching"
-            warn_line(server_error(exc, f'error when {verb} "{source}": '))
+            warn_line(api_error(source, exc))
             failed = True
     return 1 if failed else 0
 
@@ -407,35 +426,30 @@ def cmd_create(ctx: Ctx, p: Parsed) -> int:
             )
     else:
         docs = read_manifests(ctx.root, list(p.get("filename")), bool(p.get("recursive")))
-    failed = False
-    for source, doc in docs:
-        try:
-            check_doc(source or "STDIN", doc)
-            r = mapping(ctx, source, doc)
-            ns = object_namespace(ctx, r, doc)
-            query = {"fieldValidation": field_validation(p)}
-            if p.get("dry-run") == "server":
-                query["dryRun"] = "All"
-            if p.get("dry-run") != "client":
-                ctx.request("POST", r.collection_path(ns), doc, query=query)
-            name = (doc.get("metadata") or {}).get("name", "")
-            say(
-                f"{r.kind_group}/{name} created"
-                if p.get("output") != "name"
-                else f"{r.kind_group}/{name}"
-            )
-            if r.kind == "CustomResourceDefinition":
-                ctx.refresh()
-        except KubectlError as exc:
-            warn_line(f"error: {exc}")
-            failed = True
-        except ApiError as exc:
-            if source:
-                warn_line(server_error(exc, f'error when creating "{source}": '))
-            else:
-                warn_line(server_error(exc))
-            failed = True
-    return 1 if failed else 0
+
+    def create_one(source: str, doc: dict[str, Any]) -> Resource:
+        check_doc(source or "STDIN", doc)
+        r = mapping(ctx, source, doc)
+        ns = object_namespace(ctx, r, doc)
+        query = {"fieldValidation": field_validation(p)}
+        if p.get("dry-run") == "server":
+            query["dryRun"] = "All"
+        if p.get("dry-run") != "client":
+            ctx.request("POST", r.collection_path(ns), doc, query=query)
+        name = (doc.get("metadata") or {}).get("name", "")
+        say(
+            f"{r.kind_group}/{name} created"
+            if p.get("output") != "name"
+            else f"{r.kind_group}/{name}"
+        )
+        return r
+
+    def api_error(source: str, exc: ApiError) -> str:
+        if source:
+            return server_error(exc, f'error when creating "{source}": ')
+        return server_error(exc)
+
+    return _each_document(ctx, docs, create_one, api_error)
 
 
 # --------------------------------------------------------------------------------------------
