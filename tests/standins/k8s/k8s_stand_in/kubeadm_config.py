@@ -836,13 +836,19 @@ class Token:
 
 
 @dataclass
-class InitConfig:
+class NodeConfig:
+    """What init and join both read: the document's API version and the node's registration."""
+
     api_version: str
     node_name: str
     cri_socket: str
     taints: list[dict[str, Any]]
     kubelet_extra_args: list[tuple[str, str]]
     ignore_preflight: list[str]
+
+
+@dataclass
+class InitConfig(NodeConfig):
     advertise_address: str
     bind_port: int
     tokens: list[Token]
@@ -1096,13 +1102,7 @@ def normalized_cluster_doc(
 
 
 @dataclass
-class JoinConfig:
-    api_version: str
-    node_name: str
-    cri_socket: str
-    taints: list[dict[str, Any]]
-    kubelet_extra_args: list[tuple[str, str]]
-    ignore_preflight: list[str]
+class JoinConfig(NodeConfig):
     ca_cert_path: str
     endpoint: str
     token: str

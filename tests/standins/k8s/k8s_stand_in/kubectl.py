@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from k8s_stand_in import STAND_IN, kubeconfig, registry, version
@@ -767,6 +767,22 @@ DELETE_FLAGS = {
 }
 
 
+def _named_objects(
+    ctx: Ctx, p: Parsed, args: list[str]
+) -> Iterator[tuple[Resource, str | None, list[str]]]:
+    """delete's and label's objects by resource: the names given, else (--all, --selector)
+    those the server lists; a resource without either is an error. One resource at a time,
+    so that what comes before an error is done first, as kubectl does."""
+    for r, names in targets(ctx, args):
+        ns = _ns_for(ctx, r, False)
+        if not names:
+            if not (p.get("all") or p.get("selector")):
+                raise KubectlError("resource(s) were provided, but no name was specified")
+            objects, _ = fetch(ctx, r, [], p)
+            names = [o["metadata"]["name"] for o in objects]
+        yield r, ns, names
+
+
 def cmd_delete(ctx: Ctx, p: Parsed) -> int:
     items: list[tuple[Resource, str | None, str]] = []
     if p.get("filename"):
@@ -783,13 +799,7 @@ def cmd_delete(ctx: Ctx, p: Parsed) -> int:
             ns = object_namespace(ctx, r, doc)
             items.append((r, ns, str(doc["metadata"].get("name", ""))))
     else:
-        for r, names in targets(ctx, p.args):
-            ns = _ns_for(ctx, r, False)
-            if not names:
-                if not (p.get("all") or p.get("selector")):
-                    raise KubectlError("resource(s) were provided, but no name was specified")
-                objects, _ = fetch(ctx, r, [], p)
-                names = [o["metadata"]["name"] for o in objects]
+        for r, ns, names in _named_objects(ctx, p, p.args):
             items += [(r, ns, n) for n in names]
     failed = False
     for r, ns, name in items:
@@ -837,13 +847,7 @@ def cmd_label(ctx: Ctx, p: Parsed) -> int:
             raise KubectlError(f'invalid label value: "{change}": {"; ".join(value_problems)}')
         set_labels[key] = value
     failed = False
-    for r, names in targets(ctx, resources):
-        ns = _ns_for(ctx, r, False)
-        if not names:
-            if not (p.get("all") or p.get("selector")):
-                raise KubectlError("resource(s) were provided, but no name was specified")
-            objects, _ = fetch(ctx, r, [], p)
-            names = [o["metadata"]["name"] for o in objects]
+    for r, ns, names in _named_objects(ctx, p, resources):
         for name in names:
             try:
                 live = ctx.request("GET", r.object_path(ns, name))
