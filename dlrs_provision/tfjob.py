@@ -902,14 +902,6 @@ def _build(
     )
 
 
-def render(
-    inv: Inventory,
-    facts_dir: Path | None = None,
-    workers: list[str] | None = None,
-    ps: int = 1,
-    batch_size: int = 64,
-    model: str = "resnet50",
-    **options: Any,
-) -> dict[str, Any]:
-    """The TFJob alone (see build() for the options and for its ConfigMap)."""
-    return build(inv, facts_dir, workers, ps, batch_size, model, **options).tfjob
+def render(inv: Inventory, *args: Any, **options: Any) -> dict[str, Any]:
+    """The TFJob alone: build()'s arguments and defaults (see it for its ConfigMap)."""
+    return build(inv, *args, **options).tfjob

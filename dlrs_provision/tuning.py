@@ -17,7 +17,7 @@ filter plugin in dlrs_provision/ansible_plugins/filter, every playbook.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -536,26 +536,21 @@ def compute(
     blocktime = DEFAULT_KMP_BLOCKTIME
     applied: dict[str, str] = {}
 
-    def take(name: str) -> Any:
+    def take(name: str, current: Any, convert: Callable[[Any], Any]) -> Any:
+        """The override of `name` where the inventory gives one (its source noted), else
+        `current`; an override given as null is noted but keeps `current`."""
         key = OVERRIDE_KEYS[name]
         if key not in overrides:
-            return None
+            return current
         applied[name] = override_sources.get(key, "inventory")
         sources[name] = f"override {key} from {applied[name]}"
-        return overrides[key]
+        value = overrides[key]
+        return current if value is None else convert(value)
 
-    value = take("num_inter_threads")
-    if value is not None:
-        inter = int(value)
-    value = take("num_intra_threads")
-    if value is not None:
-        intra = int(value)
-    value = take("data_format")
-    if value is not None:
-        data_format = str(value)
-    value = take("kmp_blocktime")
-    if value is not None:
-        blocktime = int(value)
+    inter = take("num_inter_threads", inter, int)
+    intra = take("num_intra_threads", intra, int)
+    data_format = take("data_format", data_format, str)
+    blocktime = take("kmp_blocktime", blocktime, int)
 
     if intra < 1:  # only reachable through a bad override; the rules never go below 1
         warnings.append(f"num_intra_threads {intra} raised to 1")

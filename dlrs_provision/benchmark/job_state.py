@@ -139,7 +139,17 @@ def interpret(
             True,
             replicas,
         )
-    stuck = elapsed_s >= pending_timeout_s
+
+    def waiting_on(verdict: str, message: str) -> State:
+        """Replicas that wait on something: the verdict once pending_timeout_s has passed,
+        a timeout once timeout_s has, else still running."""
+        if elapsed_s >= pending_timeout_s:
+            return State(verdict, message, True, replicas)
+        if elapsed_s >= timeout_s:
+            return State("timeout", f"{label} did not finish within {timeout_s} s; {message}",
+                         True, replicas)  # fmt: skip
+        return State("running", message, False, replicas)
+
     blocked = [(p, msg) for p in pods if (msg := unschedulable(p)) is not None]
     if blocked:
         message = f"{label} cannot be scheduled: " + "; ".join(
@@ -147,12 +157,7 @@ def interpret(
             f"PodScheduled=False Unschedulable: {msg}"
             for p, msg in blocked
         )
-        if stuck:
-            return State("unschedulable", message, True, replicas)
-        if elapsed_s >= timeout_s:
-            return State("timeout", f"{label} did not finish within {timeout_s} s; {message}",
-                         True, replicas)  # fmt: skip
-        return State("running", message, False, replicas)
+        return waiting_on("unschedulable", message)
     bound = [p for p in pods if (p.get("spec") or {}).get("nodeName")]
     not_started = [(p, w) for p in bound if (p.get("status") or {}).get("phase") == "Pending"
                    and (w := waiting(p))]  # fmt: skip
@@ -164,12 +169,7 @@ def interpret(
             f"{label}: all replicas bound: {placed}; containers not started after "
             f"{elapsed_s} s: " + "; ".join(f"{_replica(p)} {', '.join(w)}" for p, w in not_started)
         )
-        if stuck:
-            return State("not-started", message, True, replicas)
-        if elapsed_s >= timeout_s:
-            return State("timeout", f"{label} did not finish within {timeout_s} s; {message}",
-                         True, replicas)  # fmt: skip
-        return State("running", message, False, replicas)
+        return waiting_on("not-started", message)
     if elapsed_s >= timeout_s:
         return State(
             "timeout",

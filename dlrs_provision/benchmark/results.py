@@ -321,18 +321,12 @@ def render_chart(summary: Mapping[str, Any], path: str | Path) -> Path:
     return out
 
 
-def write_report(
-    out_dir: str | Path,
-    runs: list[Run],
-    untuned: list[Run] | None = None,
-    title: str = "ResNet50 benchmark",
-    notes: Iterable[str] = (),
-    context: Mapping[str, Any] | None = None,
-) -> dict[str, Path]:
-    """Write report.md, report.json and chart.png into out_dir (made if missing)."""
+def write_report(out_dir: str | Path, *args: Any, **kwargs: Any) -> dict[str, Path]:
+    """Write report.md, report.json and chart.png of summarize(*args, **kwargs) into out_dir
+    (made if missing)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(runs, untuned, title=title, notes=notes, context=context)
+    summary = summarize(*args, **kwargs)
     paths = {
         "markdown": out / "report.md",
         "json": out / "report.json",

@@ -162,6 +162,12 @@ def prepare(request: Request, inv: Inventory) -> list[str]:
 # --------------------------------------------------------------------------- running
 
 
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The request's optional values that were given (an empty or None one is left out, so
+    that the role's or tfjob's default applies)."""
+    return {key: value for key, value in values.items() if value}
+
+
 def _extravars(request: Request, results_dir: Path, manifest: Path | None) -> dict[str, Any]:
     extra: dict[str, Any] = {
         "benchmark_mode": request.mode,
@@ -172,14 +178,14 @@ def _extravars(request: Request, results_dir: Path, manifest: Path | None) -> di
         "benchmark_compare_default": request.compare_default,
         "benchmark_timeout": request.timeout,
     }
-    if request.benchmark:
-        extra["benchmark_kind"] = request.benchmark
-    if request.image:
-        extra["benchmark_image"] = request.image
-    if request.repo:
-        extra["benchmark_repo"] = request.repo
-    if request.ref:
-        extra["benchmark_ref"] = request.ref
+    extra |= _given(
+        {
+            "benchmark_kind": request.benchmark,
+            "benchmark_image": request.image,
+            "benchmark_repo": request.repo,
+            "benchmark_ref": request.ref,
+        }
+    )
     if manifest is not None:
         extra["benchmark_manifest"] = str(manifest)
         extra["benchmark_job_name"] = JOB_NAME
@@ -200,12 +206,9 @@ def render_manifests(
 
     workers = [h for h in hosts if h in inv.workers] if request.limit else None
     options: dict[str, Any] = {"name": JOB_NAME, "namespace": NAMESPACE}
-    if request.benchmark:
-        options["benchmark"] = request.benchmark
-    if request.repo:
-        options["git_url"] = request.repo
-    if request.ref:
-        options["git_ref"] = request.ref
+    options |= _given(
+        {"benchmark": request.benchmark, "git_url": request.repo, "git_ref": request.ref}
+    )
     manifests = tfjob.build(
         inv,
         request.facts_dir,

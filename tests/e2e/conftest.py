@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_session import RUN_TIMES, mark_e2e, progress, sandbox_session, write_run_times
 from e2e_support import Cluster, on, run_cluster, upstream_cursor
 
 from dlrs_harness import sandbox as sandbox_api
-from dlrs_provision.errors import UsageError
 
 E2E_DIR = Path(__file__).resolve().parent
 SANDBOX_NODES = 4
@@ -29,58 +28,32 @@ SANDBOX_OS = "mixed"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ is an e2e test (`-m "not e2e"` skips them all)."""
-    for item in items:
-        if E2E_DIR in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
-
-
-def _progress(message: str) -> None:
-    print(f"sandbox: {message}", file=sys.stderr, flush=True)
-
-
-# The cluster runs' times, printed after the tests (the closing notes compare the sandboxes).
-RUN_TIMES: list[str] = []
+    mark_e2e(items, E2E_DIR)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    for line in RUN_TIMES:
-        terminalreporter.write_line(line)
+    write_run_times(terminalreporter)
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[sandbox_api.SandboxState]:
     """The session's sandbox, from bare hosts (one already up is taken down first, unless
     DLRS_KEEP_SANDBOX=1 asks to reuse it)."""
-    keep = os.environ.get("DLRS_KEEP_SANDBOX") == "1"
-    if not keep and sandbox_api.status().containers:
-        # The cluster fixture starts from bare hosts: a sandbox left up (by `make demo`, or by
-        # another checkout's run) already holds a cluster, so it goes first.
-        _progress("a sandbox is up already (make demo?): taking it down to start from bare hosts")
-        sandbox_api.down(echo=_progress)
-    try:
+    # The cluster fixture starts from bare hosts: a sandbox left up (by `make demo`, or by
+    # another checkout's run) already holds a cluster, so it goes first.
+    yield from sandbox_session(
         # DLRS_E2E_KUBERNETES_VERSION=1.30.11 runs the kubeadm v1beta3 branch (default 1.32)
-        state = sandbox_api.up(
+        lambda: sandbox_api.up(
             nodes=SANDBOX_NODES,
             os=SANDBOX_OS,
             kubernetes_version=os.environ.get(
                 "DLRS_E2E_KUBERNETES_VERSION", sandbox_api.DEFAULT_KUBERNETES_VERSION
             ),
-            echo=_progress,
-        )
-    except UsageError:
-        # A sandbox of another shape is up: someone else's; refuse, and leave it alone.
-        raise
-    except BaseException:
-        if not keep:
-            sandbox_api.down(echo=_progress)
-        raise
-    try:
-        yield state
-    finally:
-        if not keep:
-            sandbox_api.down(echo=_progress)
-            _assert_nothing_left()
+            echo=progress,
+        ),
+        "a sandbox is up already (make demo?): taking it down to start from bare hosts",
+        after_down=_assert_nothing_left,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,6 @@ This directory has a sandbox of its own shape, so it runs in a pytest session of
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from clear_e2e import CLEAR_START, NODES
+from e2e_session import RUN_TIMES, mark_e2e, progress, sandbox_session, write_run_times
 from e2e_support import ClusterRun, run_cluster
 
 from dlrs_harness import sandbox as sandbox_api
@@ -30,43 +29,21 @@ HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
-
-
-def _progress(message: str) -> None:
-    print(f"sandbox: {message}", file=sys.stderr, flush=True)
-
-
-# The cluster runs' times, printed after the tests (the closing notes compare the sandboxes).
-RUN_TIMES: list[str] = []
+    mark_e2e(items, HERE)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    for line in RUN_TIMES:
-        terminalreporter.write_line(line)
+    write_run_times(terminalreporter)
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[sandbox_api.SandboxState]:
-    keep = os.environ.get("DLRS_KEEP_SANDBOX") == "1"
-    if not keep and sandbox_api.status().containers:
-        _progress("a sandbox is up already: taking it down to start from bare hosts")
-        sandbox_api.down(echo=_progress)
-    try:
-        state = sandbox_api.up(
-            nodes=len(NODES), os="clearlinux", clear_version=CLEAR_START, echo=_progress
-        )
-    except BaseException:
-        if not keep:
-            sandbox_api.down(echo=_progress)
-        raise
-    try:
-        yield state
-    finally:
-        if not keep:
-            sandbox_api.down(echo=_progress)
+    yield from sandbox_session(
+        lambda: sandbox_api.up(
+            nodes=len(NODES), os="clearlinux", clear_version=CLEAR_START, echo=progress
+        ),
+        "a sandbox is up already: taking it down to start from bare hosts",
+    )
 
 
 @dataclass
@@ -88,6 +65,6 @@ def cluster(sandbox, tmp_path_factory) -> Runs:
     second = run_cluster(sandbox.inventory, state) if first.rc == 0 else first
     t2 = time.monotonic()
     times = f"all-Clear cluster: first run {t1 - t0:.0f} s, second run {t2 - t1:.0f} s"
-    _progress(times)
+    progress(times)
     RUN_TIMES.append(times)
     return Runs(state, first, second, (t1 - t0, t2 - t1))

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / ".cache" / "molecule"
@@ -141,15 +142,17 @@ def run_scenario(
     with open(scenario.log_path, "w+", encoding="utf-8", errors="replace") as log:
         log.write(f"$ cd {scenario.role_dir} && molecule test -s {scenario.name}\n")
         log.flush()
+        # Both molecule commands run in the role's directory and write to the log.
+        where: dict[str, Any] = {
+            "cwd": scenario.role_dir,
+            "env": run_env,
+            "stdin": subprocess.DEVNULL,
+            "stdout": log,
+            "stderr": subprocess.STDOUT,
+        }
         # A session of its own, so that a timeout can stop molecule and the Ansible it started.
         proc = subprocess.Popen(
-            [_molecule(), "test", "-s", scenario.name],
-            cwd=scenario.role_dir,
-            env=run_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            [_molecule(), "test", "-s", scenario.name], start_new_session=True, **where
         )
         try:
             rc = proc.wait(timeout=timeout)
@@ -165,14 +168,7 @@ def run_scenario(
             log.flush()
             # The test hosts of a stopped run would stay: destroy them.
             subprocess.run(
-                [_molecule(), "destroy", "-s", scenario.name],
-                cwd=scenario.role_dir,
-                env=run_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-                check=False,
+                [_molecule(), "destroy", "-s", scenario.name], timeout=300, check=False, **where
             )
         seconds = time.monotonic() - started
         log.seek(0)

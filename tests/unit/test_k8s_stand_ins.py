@@ -920,6 +920,27 @@ def test_k8s_repo_builds_signed_repositories_of_stand_in_packages(tmp_path: Path
         _apt_needs_the_companions(tmp_path / "apt-deps", repo)
 
 
+def _apt_update(base: Path, *extra: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """`apt-get update` confined to `base` (its sources.list, lists, cache and dpkg status),
+    which must succeed; the options, for the apt commands that follow, and the update."""
+    opts = [
+        f"-o=Dir::Etc::sourcelist={base / 'etc/sources.list'}",
+        "-o=Dir::Etc::sourceparts=-",
+        f"-o=Dir::Etc::preferencesparts={base / 'etc/preferences.d'}",
+        f"-o=Dir::State::Lists={base / 'lists'}",
+        f"-o=Dir::Cache={base / 'cache'}",
+        f"-o=Dir::State::status={base / 'status'}",
+        *extra,
+        "-o=APT::Sandbox::User=root",
+        "-o=Debug::NoLocking=1",
+    ]
+    update = subprocess.run(
+        ["apt-get", *opts, "update"], capture_output=True, text=True, check=False
+    )
+    assert update.returncode == 0, update.stdout + update.stderr
+    return opts, update
+
+
 def _apt_reads(base: Path, repo: Path) -> None:
     """apt itself, confined to its own directories, accepts the signed flat repository."""
     for sub in ("lists/partial", "cache/archives/partial", "etc/preferences.d", "keyrings"):
@@ -934,20 +955,7 @@ def _apt_reads(base: Path, repo: Path) -> None:
     keyring.write_bytes(dearmored.stdout)
     (base / "etc/sources.list").write_text(f"deb [signed-by={keyring}] file:{repo}/ /\n")
     (base / "status").write_text("")
-    opts = [
-        f"-o=Dir::Etc::sourcelist={base / 'etc/sources.list'}",
-        "-o=Dir::Etc::sourceparts=-",
-        f"-o=Dir::Etc::preferencesparts={base / 'etc/preferences.d'}",
-        f"-o=Dir::State::Lists={base / 'lists'}",
-        f"-o=Dir::Cache={base / 'cache'}",
-        f"-o=Dir::State::status={base / 'status'}",
-        "-o=APT::Sandbox::User=root",
-        "-o=Debug::NoLocking=1",
-    ]
-    update = subprocess.run(
-        ["apt-get", *opts, "update"], capture_output=True, text=True, check=False
-    )
-    assert update.returncode == 0, update.stdout + update.stderr
+    opts, update = _apt_update(base)
     assert "NO_PUBKEY" not in update.stderr and "not signed" not in update.stderr
     policy = subprocess.run(
         ["apt-cache", *opts, "policy", "kubeadm"], capture_output=True, text=True, check=True
@@ -985,21 +993,7 @@ def _apt_simulate(base: Path, repo: Path, *packages: str) -> subprocess.Complete
             for name, version in DEBIAN_INSTALLED.items()
         )
     )
-    opts = [
-        f"-o=Dir::Etc::sourcelist={base / 'etc/sources.list'}",
-        "-o=Dir::Etc::sourceparts=-",
-        f"-o=Dir::Etc::preferencesparts={base / 'etc/preferences.d'}",
-        f"-o=Dir::State::Lists={base / 'lists'}",
-        f"-o=Dir::Cache={base / 'cache'}",
-        f"-o=Dir::State::status={base / 'status'}",
-        "-o=APT::Architecture=amd64",
-        "-o=APT::Sandbox::User=root",
-        "-o=Debug::NoLocking=1",
-    ]
-    update = subprocess.run(
-        ["apt-get", *opts, "update"], capture_output=True, text=True, check=False
-    )
-    assert update.returncode == 0, update.stdout + update.stderr
+    opts, _ = _apt_update(base, "-o=APT::Architecture=amd64")
     return subprocess.run(
         ["apt-get", *opts, "-s", "install", *packages], capture_output=True, text=True, check=False
     )

@@ -47,6 +47,14 @@ def at_version(monkeypatch: pytest.MonkeyPatch):
     return set_version
 
 
+@pytest.fixture
+def host(scratch: Path) -> Iterator[Host]:
+    """One host of its own per test, closed after it."""
+    h = Host(scratch, "m")
+    yield h
+    h.close()
+
+
 def init(host: Host, text: str) -> subprocess.CompletedProcess[str]:
     host.file("/kubeadm.yaml").write_text(text)
     return host.run("kubeadm", "init", "--config", "/kubeadm.yaml")
@@ -56,76 +64,53 @@ def init(host: Host, text: str) -> subprocess.CompletedProcess[str]:
 # the stand-in's acceptance by version
 
 
-def test_kubeadm_1_30_refuses_v1beta4_as_experimental(scratch: Path, at_version) -> None:
+def test_kubeadm_1_30_refuses_v1beta4_as_experimental(host: Host, at_version) -> None:
     at_version("1.30.11")
-    host = Host(scratch, "m")
-    try:
-        proc = init(host, V1BETA4_INIT)
-        assert proc.returncode == 1, proc.stderr
-        assert (
-            'experimental API spec: "kubeadm.k8s.io/v1beta4" is not allowed. You can use the '
-            "--allow-experimental-api flag if the command supports it." in proc.stderr
-        )
-        assert not host.file("/etc/kubernetes/pki/ca.crt").exists()
-    finally:
-        host.close()
+    proc = init(host, V1BETA4_INIT)
+    assert proc.returncode == 1, proc.stderr
+    assert (
+        'experimental API spec: "kubeadm.k8s.io/v1beta4" is not allowed. You can use the '
+        "--allow-experimental-api flag if the command supports it." in proc.stderr
+    )
+    assert not host.file("/etc/kubernetes/pki/ca.crt").exists()
 
 
-def test_kubeadm_before_1_28_does_not_know_v1beta4(scratch: Path, at_version) -> None:
+def test_kubeadm_before_1_28_does_not_know_v1beta4(host: Host, at_version) -> None:
     at_version("1.27.16")
-    host = Host(scratch, "m")
-    try:
-        proc = init(host, V1BETA4_INIT)
-        assert proc.returncode == 1, proc.stderr
-        assert (
-            'no kind "InitConfiguration" is registered for version "kubeadm.k8s.io/v1beta4" in '
-            'scheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:30"'
-            in proc.stderr
-        )
-    finally:
-        host.close()
+    proc = init(host, V1BETA4_INIT)
+    assert proc.returncode == 1, proc.stderr
+    assert (
+        'no kind "InitConfiguration" is registered for version "kubeadm.k8s.io/v1beta4" in '
+        'scheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:30"' in proc.stderr
+    )
 
 
-def test_kubeadm_1_30_takes_v1beta3_without_a_deprecation_warning(
-    scratch: Path, at_version
-) -> None:
+def test_kubeadm_1_30_takes_v1beta3_without_a_deprecation_warning(host: Host, at_version) -> None:
     at_version("1.30.11")
-    host = Host(scratch, "m")
-    try:
-        # a field error after decoding proves the document was taken as v1beta3
-        proc = init(host, V1BETA3_INIT + "localAPIEndpoint:\n  bindPort: 70000\n")
-        assert proc.returncode == 3, proc.stderr
-        assert "localAPIEndpoint.bindPort" in proc.stderr
-        assert DEPRECATED not in proc.stderr
-    finally:
-        host.close()
+    # a field error after decoding proves the document was taken as v1beta3
+    proc = init(host, V1BETA3_INIT + "localAPIEndpoint:\n  bindPort: 70000\n")
+    assert proc.returncode == 3, proc.stderr
+    assert "localAPIEndpoint.bindPort" in proc.stderr
+    assert DEPRECATED not in proc.stderr
 
 
-def test_kubeadm_1_32_takes_v1beta3_with_the_deprecation_warning(scratch: Path, at_version) -> None:
+def test_kubeadm_1_32_takes_v1beta3_with_the_deprecation_warning(host: Host, at_version) -> None:
     at_version("1.32.3")
-    host = Host(scratch, "m")
-    try:
-        proc = init(host, V1BETA3_INIT + "localAPIEndpoint:\n  bindPort: 70000\n")
-        assert proc.returncode == 3, proc.stderr
-        assert DEPRECATED in proc.stderr
-        assert "experimental" not in proc.stderr
-    finally:
-        host.close()
+    proc = init(host, V1BETA3_INIT + "localAPIEndpoint:\n  bindPort: 70000\n")
+    assert proc.returncode == 3, proc.stderr
+    assert DEPRECATED in proc.stderr
+    assert "experimental" not in proc.stderr
 
 
-def test_kubeadm_1_30_old_api_message_has_no_kind(scratch: Path, at_version) -> None:
+def test_kubeadm_1_30_old_api_message_has_no_kind(host: Host, at_version) -> None:
     """1.31 added the kind to the old-API message; 1.30 names only the group/version."""
     at_version("1.30.11")
-    host = Host(scratch, "m")
-    try:
-        proc = init(host, "apiVersion: kubeadm.k8s.io/v1beta2\nkind: InitConfiguration\n")
-        assert proc.returncode == 1
-        assert (
-            'uses an old API spec: "kubeadm.k8s.io/v1beta2". Please use kubeadm v1.22 instead'
-            in proc.stderr
-        )
-    finally:
-        host.close()
+    proc = init(host, "apiVersion: kubeadm.k8s.io/v1beta2\nkind: InitConfiguration\n")
+    assert proc.returncode == 1
+    assert (
+        'uses an old API spec: "kubeadm.k8s.io/v1beta2". Please use kubeadm v1.22 instead'
+        in proc.stderr
+    )
 
 
 # --------------------------------------------------------------------------------------------

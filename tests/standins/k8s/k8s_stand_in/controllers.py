@@ -729,6 +729,17 @@ def update_tfjob_status(job: dict[str, Any], pods: list[dict[str, Any]]) -> None
     status.setdefault("startTime", rfc3339())
     success_policy = (job.get("spec") or {}).get("successPolicy") or ""
     chief = "Chief" in specs or "Master" in specs
+
+    def succeeded() -> None:
+        status.setdefault("completionTime", rfc3339())
+        set_condition(
+            status,
+            "Succeeded",
+            "True",
+            "TFJobSucceeded",
+            f"TFJob {ns}/{name} successfully completed.",
+        )
+
     for rtype in TF_TYPES:
         if rtype not in specs:
             continue
@@ -742,24 +753,10 @@ def update_tfjob_status(job: dict[str, Any], pods: list[dict[str, Any]]) -> None
                         status, "Running", "True", "TFJobRunning", f"TFJob {ns}/{name} is running."
                     )
                 if expected == 0:
-                    status.setdefault("completionTime", rfc3339())
-                    set_condition(
-                        status,
-                        "Succeeded",
-                        "True",
-                        "TFJobSucceeded",
-                        f"TFJob {ns}/{name} successfully completed.",
-                    )
+                    succeeded()
         elif rtype == "Worker":
             if expected == 0 or (worker0_done and success_policy != "AllWorkers"):
-                status.setdefault("completionTime", rfc3339())
-                set_condition(
-                    status,
-                    "Succeeded",
-                    "True",
-                    "TFJobSucceeded",
-                    f"TFJob {ns}/{name} successfully completed.",
-                )
+                succeeded()
             elif running > 0:
                 set_condition(
                     status, "Running", "True", "TFJobRunning", f"TFJob {ns}/{name} is running."

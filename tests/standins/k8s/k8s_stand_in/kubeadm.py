@@ -32,6 +32,7 @@ from k8s_stand_in.kubeadm_config import (
     ConfigError,
     InitConfig,
     JoinConfig,
+    NodeConfig,
     Token,
     apply_kubelet_patches,
     default_kubelet_config,
@@ -376,34 +377,21 @@ def write_pki(root: Root, cfg: InitConfig) -> tuple[Any, Any]:
     etcd = p.ca("etcd/ca", "etcd-ca", reuse_key=True)
     local = [cfg.node_name, "localhost"]
     local_ips = list(dict.fromkeys([cfg.advertise_address, "127.0.0.1", "::1"]))
-    p.leaf(
-        "etcd/server",
-        etcd,
-        cfg.node_name,
-        dns=local,
-        ips=local_ips,
-        server=True,
-        client=True,
-        label="etcd/server",
-    )
-    out(
-        f"[certs] etcd/server serving cert is signed for DNS names [{' '.join(local)}] and "
-        f"IPs [{' '.join(local_ips)}]"
-    )
-    p.leaf(
-        "etcd/peer",
-        etcd,
-        cfg.node_name,
-        dns=local,
-        ips=local_ips,
-        server=True,
-        client=True,
-        label="etcd/peer",
-    )
-    out(
-        f"[certs] etcd/peer serving cert is signed for DNS names [{' '.join(local)}] and IPs "
-        f"[{' '.join(local_ips)}]"
-    )
+    for leaf in ("etcd/server", "etcd/peer"):  # both serve and are clients, on local names
+        p.leaf(
+            leaf,
+            etcd,
+            cfg.node_name,
+            dns=local,
+            ips=local_ips,
+            server=True,
+            client=True,
+            label=leaf,
+        )
+        out(
+            f"[certs] {leaf} serving cert is signed for DNS names [{' '.join(local)}] and IPs "
+            f"[{' '.join(local_ips)}]"
+        )
     p.leaf("etcd/healthcheck-client", etcd, "kube-etcd-healthcheck-client", client=True)
     p.leaf("apiserver-etcd-client", etcd, "kube-apiserver-etcd-client", client=True)
     sa_key, sa_pub = p.dir / "sa.key", p.dir / "sa.pub"
@@ -523,6 +511,34 @@ def _pod(
     }
 
 
+def _control_plane_pod(
+    root: Root,
+    cfg: InitConfig,
+    component: str,
+    flags: list[str],
+    annotations: dict[str, str] | None = None,
+) -> None:
+    """The static Pod manifest of one control-plane component, its image from the config's
+    imageRepository at the Kubernetes version."""
+    out(f'[control-plane] Creating static Pod manifest for "{component}"')
+    image = f"{cfg.image_repository}/{component}:{cfg.kubernetes_version}"
+    pod = _pod(component, image, [component, *flags], annotations)
+    atomic_write(root.path(f"{MANIFESTS}/{component}.yaml"), yaml_dump(pod), 0o600)
+
+
+def _register_as_kubelet(root: Root, cfg: NodeConfig, taints: list[dict[str, Any]]) -> None:
+    """The Node object, registered with the kubelet's own credentials (kubelet.conf), with the
+    labels of its --node-labels."""
+    creds = kubeconfig.credentials(root, f"{KUBERNETES_DIR}/kubelet.conf")
+    assert creds is not None
+    register_node(
+        Client(creds, user_agent="kubelet-stand-in"),
+        cfg.node_name,
+        node_labels(cfg.kubelet_extra_args),
+        taints,
+    )
+
+
 def write_manifests(root: Root, cfg: InitConfig, skip: set[str]) -> None:
     mm = version.parse_semver(cfg.kubernetes_version) or (1, 32, 0)
     minor = f"{mm[0]}.{mm[1]}"
@@ -592,15 +608,14 @@ def write_manifests(root: Root, cfg: InitConfig, skip: set[str]) -> None:
         "tls-cert-file": f"{pki_dir}/apiserver.crt",
         "tls-private-key-file": f"{pki_dir}/apiserver.key",
     }
-    out('[control-plane] Creating static Pod manifest for "kube-apiserver"')
     endpoint = f"{adv}:{cfg.bind_port}"
-    pod = _pod(
+    _control_plane_pod(
+        root,
+        cfg,
         "kube-apiserver",
-        f"{repo}/kube-apiserver:{cfg.kubernetes_version}",
-        ["kube-apiserver", *_args(api, cfg.apiserver_args)],
+        _args(api, cfg.apiserver_args),
         {"kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": endpoint},
     )
-    atomic_write(root.path(f"{MANIFESTS}/kube-apiserver.yaml"), yaml_dump(pod), 0o600)
     cm = {
         "authentication-kubeconfig": "/etc/kubernetes/controller-manager.conf",
         "authorization-kubeconfig": "/etc/kubernetes/controller-manager.conf",
@@ -621,13 +636,7 @@ def write_manifests(root: Root, cfg: InitConfig, skip: set[str]) -> None:
     if cfg.pod_subnet:
         cm["allocate-node-cidrs"] = "true"
         cm["cluster-cidr"] = cfg.pod_subnet
-    out('[control-plane] Creating static Pod manifest for "kube-controller-manager"')
-    pod = _pod(
-        "kube-controller-manager",
-        f"{repo}/kube-controller-manager:{cfg.kubernetes_version}",
-        ["kube-controller-manager", *_args(cm, cfg.controller_manager_args)],
-    )
-    atomic_write(root.path(f"{MANIFESTS}/kube-controller-manager.yaml"), yaml_dump(pod), 0o600)
+    _control_plane_pod(root, cfg, "kube-controller-manager", _args(cm, cfg.controller_manager_args))
     sched = {
         "authentication-kubeconfig": "/etc/kubernetes/scheduler.conf",
         "authorization-kubeconfig": "/etc/kubernetes/scheduler.conf",
@@ -635,13 +644,7 @@ def write_manifests(root: Root, cfg: InitConfig, skip: set[str]) -> None:
         "kubeconfig": "/etc/kubernetes/scheduler.conf",
         "leader-elect": "true",
     }
-    out('[control-plane] Creating static Pod manifest for "kube-scheduler"')
-    pod = _pod(
-        "kube-scheduler",
-        f"{repo}/kube-scheduler:{cfg.kubernetes_version}",
-        ["kube-scheduler", *_args(sched, cfg.scheduler_args)],
-    )
-    atomic_write(root.path(f"{MANIFESTS}/kube-scheduler.yaml"), yaml_dump(pod), 0o600)
+    _control_plane_pod(root, cfg, "kube-scheduler", _args(sched, cfg.scheduler_args))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1234,14 +1237,7 @@ def cmd_init(root: Root, argv: list[str]) -> int:
         elif "upload-certs" not in skip:
             out("[upload-certs] Skipping phase. Please see --upload-certs")
 
-        kubelet_creds = kubeconfig.credentials(root, f"{KUBERNETES_DIR}/kubelet.conf")
-        assert kubelet_creds is not None
-        register_node(
-            Client(kubelet_creds, user_agent="kubelet-stand-in"),
-            cfg.node_name,
-            node_labels(cfg.kubelet_extra_args),
-            [],
-        )
+        _register_as_kubelet(root, cfg, [])
         if "mark-control-plane" not in skip:
             labels = [
                 "node-role.kubernetes.io/control-plane",
@@ -1620,14 +1616,7 @@ def cmd_join(root: Root, argv: list[str]) -> int:
                     "kubelet-start",
                     f"error waiting for the kubelet to perform the TLS Bootstrap: stand-in: {exc}",
                 ) from None
-            kubelet = kubeconfig.credentials(root, f"{KUBERNETES_DIR}/kubelet.conf")
-            assert kubelet is not None
-            register_node(
-                Client(kubelet, user_agent="kubelet-stand-in"),
-                cfg.node_name,
-                node_labels(cfg.kubelet_extra_args),
-                cfg.taints,
-            )
+            _register_as_kubelet(root, cfg, cfg.taints)
         else:
             wait_kubelet(root, kcfg, cfg.timeouts["kubeletHealthCheck"], started, "kubelet-start")
             out("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap")

@@ -142,6 +142,18 @@ def _patches() -> Any:
     return ("obj", "Patches", {"directory": "str"})
 
 
+def _api_endpoint() -> Any:
+    return ("obj", "APIEndpoint", {"advertiseAddress": "str", "bindPort": "int"})
+
+
+def _node_fields(v: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields that InitConfiguration and JoinConfiguration both end with."""
+    fields |= {"skipPhases": ("list", "str"), "patches": _patches()}
+    if v == "v1beta4":
+        fields |= {"dryRun": "bool", "timeouts": _timeouts_type()}
+    return fields
+
+
 def type_spec(kind: str, v: str) -> Any:
     common = {"apiVersion": "str", "kind": "str"}
     if kind == "InitConfiguration":
@@ -161,18 +173,10 @@ def type_spec(kind: str, v: str) -> Any:
             **common,
             "bootstrapTokens": ("list", token),
             "nodeRegistration": _node_registration(v),
-            "localAPIEndpoint": (
-                "obj",
-                "APIEndpoint",
-                {"advertiseAddress": "str", "bindPort": "int"},
-            ),
+            "localAPIEndpoint": _api_endpoint(),
             "certificateKey": "str",
-            "skipPhases": ("list", "str"),
-            "patches": _patches(),
         }
-        if v == "v1beta4":
-            fields |= {"dryRun": "bool", "timeouts": _timeouts_type()}
-        return ("obj", kind, fields)
+        return ("obj", kind, _node_fields(v, fields))
     if kind == "ClusterConfiguration":
         api_server = _component(v, "APIServer")
         api_server[2]["certSANs"] = ("list", "str")
@@ -260,21 +264,10 @@ def type_spec(kind: str, v: str) -> Any:
             "controlPlane": (
                 "obj",
                 "JoinControlPlane",
-                {
-                    "localAPIEndpoint": (
-                        "obj",
-                        "APIEndpoint",
-                        {"advertiseAddress": "str", "bindPort": "int"},
-                    ),
-                    "certificateKey": "str",
-                },
+                {"localAPIEndpoint": _api_endpoint(), "certificateKey": "str"},
             ),
-            "skipPhases": ("list", "str"),
-            "patches": _patches(),
         }
-        if v == "v1beta4":
-            fields |= {"dryRun": "bool", "timeouts": _timeouts_type()}
-        return ("obj", kind, fields)
+        return ("obj", kind, _node_fields(v, fields))
     if kind == "KubeletConfiguration":
         return ("obj", kind, {k: "any" for k in KUBELET_FIELDS})
     return ("obj", kind, None)  # ResetConfiguration, KubeProxyConfiguration, ...: not checked
@@ -843,13 +836,19 @@ class Token:
 
 
 @dataclass
-class InitConfig:
+class NodeConfig:
+    """What init and join both read: the document's API version and the node's registration."""
+
     api_version: str
     node_name: str
     cri_socket: str
     taints: list[dict[str, Any]]
     kubelet_extra_args: list[tuple[str, str]]
     ignore_preflight: list[str]
+
+
+@dataclass
+class InitConfig(NodeConfig):
     advertise_address: str
     bind_port: int
     tokens: list[Token]
@@ -1103,13 +1102,7 @@ def normalized_cluster_doc(
 
 
 @dataclass
-class JoinConfig:
-    api_version: str
-    node_name: str
-    cri_socket: str
-    taints: list[dict[str, Any]]
-    kubelet_extra_args: list[tuple[str, str]]
-    ignore_preflight: list[str]
+class JoinConfig(NodeConfig):
     ca_cert_path: str
     endpoint: str
     token: str

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from k8s_stand_in import STAND_IN, kubeconfig, registry, version
@@ -301,45 +302,63 @@ def cmd_apply(ctx: Ctx, p: Parsed) -> int:
     if dry not in ("none", "server", "client"):
         raise KubectlError(f'Invalid dry-run value ({dry}). Must be "none", "server", or "client".')
     docs = read_manifests(ctx.root, list(p.get("filename")), bool(p.get("recursive")))
-    failed = False
     suffix = {"server": " (server dry run)", "client": " (dry run)"}.get(dry, "")
+
+    def apply_one(source: str, doc: dict[str, Any]) -> Resource:
+        check_doc(source, doc)
+        r = mapping(ctx, source, doc)
+        ns = object_namespace(ctx, r, doc)
+        name = str((doc.get("metadata") or {}).get("name") or "")
+        query = {"fieldValidation": field_validation(p)}
+        if dry == "server":
+            query["dryRun"] = "All"
+        if p.get("server-side"):
+            query |= {
+                "fieldManager": p.get("field-manager") or "kubectl",
+                "force": "true" if p.get("force-conflicts") else "false",
+            }
+            if dry != "client":
+                ctx.request(
+                    "PATCH",
+                    r.object_path(ns, name),
+                    yaml_dump(doc).encode(),
+                    content_type="application/apply-patch+yaml",
+                    query=query,
+                )
+            result = "serverside-applied"
+        else:
+            result = _client_side_apply(ctx, r, ns, name, doc, query, source, dry == "client")
+        if p.get("output") == "name":
+            say(f"{r.kind_group}/{name}")
+        else:
+            say(f"{r.kind_group}/{name} {result}{suffix}")
+        return r
+
+    def api_error(source: str, exc: ApiError) -> str:
+        verb = "creating" if getattr(exc, "_creating", True) else "patching"
+        return server_error(exc, f'error when {verb} "{source}": ')
+
+    return _each_document(ctx, docs, apply_one, api_error)
+
+
+def _each_document(
+    ctx: Ctx,
+    docs: list[tuple[str, dict[str, Any]]],
+    one: Callable[[str, dict[str, Any]], Resource],
+    api_error: Callable[[str, ApiError], str],
+) -> int:
+    """apply's and create's loop over the documents: each one is tried, whatever failed
+    before it; an error is printed and makes the exit code 1; a CRD refreshes discovery."""
+    failed = False
     for source, doc in docs:
         try:
-            check_doc(source, doc)
-            r = mapping(ctx, source, doc)
-            ns = object_namespace(ctx, r, doc)
-            name = str((doc.get("metadata") or {}).get("name") or "")
-            query = {"fieldValidation": field_validation(p)}
-            if dry == "server":
-                query["dryRun"] = "All"
-            if p.get("server-side"):
-                query |= {
-                    "fieldManager": p.get("field-manager") or "kubectl",
-                    "force": "true" if p.get("force-conflicts") else "false",
-                }
-                if dry != "client":
-                    ctx.request(
-                        "PATCH",
-                        r.object_path(ns, name),
-                        yaml_dump(doc).encode(),
-                        content_type="application/apply-patch+yaml",
-                        query=query,
-                    )
-                result = "serverside-applied"
-            else:
-                result = _client_side_apply(ctx, r, ns, name, doc, query, source, dry == "client")
-            if p.get("output") == "name":
-                say(f"{r.kind_group}/{name}")
-            else:
-                say(f"{r.kind_group}/{name} {result}{suffix}")
-            if r.kind == "CustomResourceDefinition":
+            if one(source, doc).kind == "CustomResourceDefinition":
                 ctx.refresh()
         except KubectlError as exc:
             warn_line(f"error: {exc}")
             failed = True
         except ApiError as exc:
-            verb = "creating" if getattr(exc, "_creating", True) else "patching"
-            warn_line(server_error(exc, f'error when {verb} "{source}": '))
+            warn_line(api_error(source, exc))
             failed = True
     return 1 if failed else 0
 
@@ -407,35 +426,30 @@ def cmd_create(ctx: Ctx, p: Parsed) -> int:
             )
     else:
         docs = read_manifests(ctx.root, list(p.get("filename")), bool(p.get("recursive")))
-    failed = False
-    for source, doc in docs:
-        try:
-            check_doc(source or "STDIN", doc)
-            r = mapping(ctx, source, doc)
-            ns = object_namespace(ctx, r, doc)
-            query = {"fieldValidation": field_validation(p)}
-            if p.get("dry-run") == "server":
-                query["dryRun"] = "All"
-            if p.get("dry-run") != "client":
-                ctx.request("POST", r.collection_path(ns), doc, query=query)
-            name = (doc.get("metadata") or {}).get("name", "")
-            say(
-                f"{r.kind_group}/{name} created"
-                if p.get("output") != "name"
-                else f"{r.kind_group}/{name}"
-            )
-            if r.kind == "CustomResourceDefinition":
-                ctx.refresh()
-        except KubectlError as exc:
-            warn_line(f"error: {exc}")
-            failed = True
-        except ApiError as exc:
-            if source:
-                warn_line(server_error(exc, f'error when creating "{source}": '))
-            else:
-                warn_line(server_error(exc))
-            failed = True
-    return 1 if failed else 0
+
+    def create_one(source: str, doc: dict[str, Any]) -> Resource:
+        check_doc(source or "STDIN", doc)
+        r = mapping(ctx, source, doc)
+        ns = object_namespace(ctx, r, doc)
+        query = {"fieldValidation": field_validation(p)}
+        if p.get("dry-run") == "server":
+            query["dryRun"] = "All"
+        if p.get("dry-run") != "client":
+            ctx.request("POST", r.collection_path(ns), doc, query=query)
+        name = (doc.get("metadata") or {}).get("name", "")
+        say(
+            f"{r.kind_group}/{name} created"
+            if p.get("output") != "name"
+            else f"{r.kind_group}/{name}"
+        )
+        return r
+
+    def api_error(source: str, exc: ApiError) -> str:
+        if source:
+            return server_error(exc, f'error when creating "{source}": ')
+        return server_error(exc)
+
+    return _each_document(ctx, docs, create_one, api_error)
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,6 +767,22 @@ DELETE_FLAGS = {
 }
 
 
+def _named_objects(
+    ctx: Ctx, p: Parsed, args: list[str]
+) -> Iterator[tuple[Resource, str | None, list[str]]]:
+    """delete's and label's objects by resource: the names given, else (--all, --selector)
+    those the server lists; a resource without either is an error. One resource at a time,
+    so that what comes before an error is done first, as kubectl does."""
+    for r, names in targets(ctx, args):
+        ns = _ns_for(ctx, r, False)
+        if not names:
+            if not (p.get("all") or p.get("selector")):
+                raise KubectlError("resource(s) were provided, but no name was specified")
+            objects, _ = fetch(ctx, r, [], p)
+            names = [o["metadata"]["name"] for o in objects]
+        yield r, ns, names
+
+
 def cmd_delete(ctx: Ctx, p: Parsed) -> int:
     items: list[tuple[Resource, str | None, str]] = []
     if p.get("filename"):
@@ -769,13 +799,7 @@ def cmd_delete(ctx: Ctx, p: Parsed) -> int:
             ns = object_namespace(ctx, r, doc)
             items.append((r, ns, str(doc["metadata"].get("name", ""))))
     else:
-        for r, names in targets(ctx, p.args):
-            ns = _ns_for(ctx, r, False)
-            if not names:
-                if not (p.get("all") or p.get("selector")):
-                    raise KubectlError("resource(s) were provided, but no name was specified")
-                objects, _ = fetch(ctx, r, [], p)
-                names = [o["metadata"]["name"] for o in objects]
+        for r, ns, names in _named_objects(ctx, p, p.args):
             items += [(r, ns, n) for n in names]
     failed = False
     for r, ns, name in items:
@@ -823,13 +847,7 @@ def cmd_label(ctx: Ctx, p: Parsed) -> int:
             raise KubectlError(f'invalid label value: "{change}": {"; ".join(value_problems)}')
         set_labels[key] = value
     failed = False
-    for r, names in targets(ctx, resources):
-        ns = _ns_for(ctx, r, False)
-        if not names:
-            if not (p.get("all") or p.get("selector")):
-                raise KubectlError("resource(s) were provided, but no name was specified")
-            objects, _ = fetch(ctx, r, [], p)
-            names = [o["metadata"]["name"] for o in objects]
+    for r, ns, names in _named_objects(ctx, p, resources):
         for name in names:
             try:
                 live = ctx.request("GET", r.object_path(ns, name))

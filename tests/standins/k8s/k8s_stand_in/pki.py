@@ -67,19 +67,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def make_ca(key: PrivateKey, cn: str = "kubernetes", days: int = CA_DAYS) -> x509.Certificate:
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: object, days: int, ca: bool
+) -> x509.CertificateBuilder:
+    """What kubeadm's CA and leaf certificates share (pkiutil): five minutes of clock skew
+    allowed, critical basic constraints and key usage (certificate signing only for a CA)."""
     now = _now()
-    name = _name(cn)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)  # type: ignore[arg-type]
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -87,13 +89,21 @@ def make_ca(key: PrivateKey, cn: str = "kubernetes", days: int = CA_DAYS) -> x50
                 key_encipherment=True,
                 data_encipherment=False,
                 key_agreement=False,
-                key_cert_sign=True,
+                key_cert_sign=ca,
                 crl_sign=False,
                 encipher_only=False,
                 decipher_only=False,
             ),
             critical=True,
         )
+    )
+
+
+def make_ca(key: PrivateKey, cn: str = "kubernetes", days: int = CA_DAYS) -> x509.Certificate:
+    name = _name(cn)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    return (
+        _builder(name, name, key.public_key(), days, ca=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -111,39 +121,14 @@ def make_cert(
     client: bool = False,
     days: int = CERT_DAYS,
 ) -> x509.Certificate:
-    now = _now()
     usages = []
     if server:
         usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
     if client:
         usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn, orgs))
-        .issuer_name(ca_cert.subject)
-        .public_key(public_key)  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
+    builder = _builder(_name(cn, orgs), ca_cert.subject, public_key, days, ca=False).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+        critical=False,
     )
     if usages:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
