@@ -788,7 +788,9 @@ SETTINGS: dict[str, Setting] = {
                 " lacks; a version with no sha256 anywhere is refused. A minor alone "
                 "(`1.32`) means its newest patch there"
             ),
-            sample='{"1.32.12": {kubeadm: "sha256:...", kubelet: "sha256:...", kubectl: "sha256:..."}}',
+            sample=(
+                '{"1.32.12": {kubeadm: "sha256:...", kubelet: "sha256:...", kubectl: "sha256:..."}}'
+            ),
         ),
         Setting(
             "dlrs_pod_network",

@@ -100,7 +100,8 @@ def argument_specs_yaml() -> str:
         if s.secret:
             lines.append("        no_log: true")
         lines += _spec_default(s)
-        if s.choices:
+        if s.choices and s.default is not None:
+            # (without a default, null is "not set", which the spec's choices would refuse)
             lines.append("        choices: [" + ", ".join(s.choices) + "]")
         description = f"{s.help}; accepted: {s.expected()}"
         lines.append("        description: >-")
@@ -169,6 +170,10 @@ Null is handled the same way on both sides: a setting with a default refuses nul
 `dlrs-provision validate` ("remove the line to take the default (X)"), one without a default
 takes null as not set. The argument specs check the types and choices once more when the
 playbooks run without `dlrs-provision`.
+
+`filter_plugins/dlrs_settings.py` (not generated) hands the roles the shared filters of
+`dlrs_provision/ansible_plugins/filter/dlrs_settings.py` (cluster registry, variant, benchmark
+defaults, state folder) when a role runs without the checkout's ansible.cfg.
 
 Regenerate after editing the declaration: `make settings` (CI runs the check:
 `python -m dlrs_provision.settings_gen --check`).

@@ -58,7 +58,10 @@ def test_dlrs_defaults_carries_every_setting_with_its_declared_default():
     assert set(options) == set(defaults)
     for name, option in options.items():
         assert option.get("default") == SETTINGS[name].default, name
-        assert option.get("choices") == (list(SETTINGS[name].choices or []) or None), name
+        # choices only with a default: null ("not set") is no choice
+        has_default = SETTINGS[name].default is not None
+        choices = list(SETTINGS[name].choices or []) if has_default else []
+        assert option.get("choices") == (choices or None), name
 
 
 def test_no_role_falls_back_to_a_literal_for_a_dlrs_setting():
