@@ -2,6 +2,7 @@
 #   make demo       set up, start the local sandbox, build the cluster on it, run the benchmarks
 #   make test       everything CI runs: lint, unit, role (molecule) and end-to-end tests
 #   make test-fast  lint and unit tests only (no containers), for the edit loop
+#   make settings   write the files generated from dlrs_provision/settings.py (defaults role, tables, sample)
 #   make molecule   every role scenario (ROLES="preflight" for one role's)
 #   make e2e        the end-to-end tests alone (sandbox up, `cluster` on it, checks)
 #   make e2e-clearlinux  the end-to-end tests on an all-Clear-Linux sandbox (default settings)
@@ -15,7 +16,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/harness/pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv lint unit test-fast test e2e e2e-clearlinux molecule collection demo clean
+.PHONY: help venv settings lint unit test-fast test e2e e2e-clearlinux molecule collection demo clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -32,7 +33,11 @@ $(STAMP): pyproject.toml tests/harness/pyproject.toml
 
 venv: $(STAMP)
 
+settings: venv
+	$(BIN)/python -m dlrs_provision.settings_gen
+
 lint: venv
+	$(BIN)/python -m dlrs_provision.settings_gen --check
 	$(BIN)/ruff check setup.py dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
 	$(BIN)/ruff format --check setup.py dlrs_provision tests roles tests/standins/swupd-stand-in tests/standins/clrtrust-stand-in tests/standins/k8s/*-stand-in
 	$(BIN)/yamllint -s .

@@ -32,6 +32,10 @@ class Variant:
     openmp: bool  # OMP_NUM_THREADS / KMP_* apply (Intel OpenMP builds)
     description: str
     onednn: str  # when the variant's default image runs oneDNN kernels: ONEDNN_POLICIES
+    # the benchmark its images run (tf_cnn_benchmarks for the seed's TensorFlow 1.x builds, the
+    # toolkit's synthetic tf.keras ResNet50 for TensorFlow 2) and tf_cnn_benchmarks' git ref
+    benchmark: str = "tf_cnn_benchmarks"
+    benchmark_ref: str = "cnn_tf_v1.12_compatible"
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ VARIANTS: dict[str, Variant] = {
         openmp=True,
         description="current Intel-optimized TensorFlow 2 (oneDNN, channels-last)",
         onednn="always",
+        benchmark="synthetic",
+        benchmark_ref="master",
     ),
 }
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlrs_provision import catalog, k8s_images, paths
+from dlrs_provision import catalog, cluster_registry, k8s_images, paths
 from dlrs_provision.errors import UsageError
 from dlrs_provision.registry import (
     DOCKER_HUB,
@@ -69,7 +69,7 @@ NAME_ANNOTATION = "io.containerd.image.name"
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 INDEX_ANNOTATION = "dlrs-provision.index-digest"
 ID_ANNOTATION = "dlrs-provision.image-id"
-DEFAULT_PORT = 5443
+DEFAULT_PORT = cluster_registry.DEFAULT_PORT  # declared in settings.py alone
 USERNAME_ENV = "DLRS_REGISTRY_USERNAME"
 PASSWORD_ENV = "DLRS_REGISTRY_PASSWORD"
 

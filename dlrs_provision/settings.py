@@ -1,7 +1,17 @@
-"""The `dlrs_` settings an inventory may carry, declared once with their types and limits.
+"""The `dlrs_` settings an inventory may carry, declared once: type, default, limits, help, roles.
 
 Every setting can sit at all, group or host level (group_vars/, host_vars/ or the hosts file).
 Validation refuses keys that are not declared here, with a did-you-mean for near misses.
+
+This is the one declaration. `python -m dlrs_provision.settings_gen` writes from it the shared
+defaults role (roles/dlrs_defaults: defaults and argument specs), the settings tables of the
+README and of each role README, and the sample inventory's group_vars/all.yml; a unit test keeps
+the committed files equal to what it writes.
+
+Null, the same on both sides: a setting with a default refuses null (remove the line and the
+default applies: roles/dlrs_defaults carries it); a setting without a default takes null as
+"not set", and the roles read it as `dlrs_x or ''` (or pass the null on to Python, which reads
+None as not set).
 """
 
 from __future__ import annotations
@@ -42,8 +52,24 @@ class Setting:
     choices: tuple[str, ...] | None = None
     minimum: int | None = None
     maximum: int | None = None
-    nullable: bool = True  # null means "not set": the default applies
     secret: bool = False  # a password: its value never appears in a message
+    group: str = ""  # the header it sits under in the sample inventory and dlrs_defaults
+    roles: tuple[str, ...] = ()  # the roles that read it (a unit test greps roles/ for it)
+    shown: str | None = None  # the default in words, for the README (else the default itself)
+    doc: str | None = None  # the README's meaning column (else help)
+    sample: str | None = None  # the value the sample inventory shows (YAML), else the default
+
+    @property
+    def nullable(self) -> bool:
+        """Null means "not set" only where there is no default to take instead."""
+        return self.default is None
+
+    def default_yaml(self) -> str:
+        """The default as YAML flow text (null when there is none)."""
+        return _yaml_flow(self.default)
+
+    def null_problem(self) -> str:
+        return f"is null: remove the line to take the default ({self.default_yaml()})"
 
     def expected(self) -> str:
         """What would be accepted, in words, for the error message."""
@@ -78,7 +104,7 @@ class Setting:
     def check(self, value: Any) -> str | None:
         """Return what is wrong with value, or None when it is acceptable."""
         if value is None:
-            return None if self.nullable else "is empty"
+            return None if self.nullable else self.null_problem()
         if self.secret:
             if not isinstance(value, str):
                 return "is not a string (the value is not shown: it is a secret)"
@@ -142,6 +168,36 @@ class Setting:
         return None
 
 
+def _yaml_flow(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        plain = re.match(r"^[A-Za-z/][A-Za-z0-9_./:-]*$", value) and value not in (
+            "true",
+            "false",
+            "null",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "none",
+            "None",
+            "~",
+        )
+        return value if plain and not re.match(r"^\d+(\.\d+)*$", value) else f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_flow(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_flow(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no YAML form for {value!r}")
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
@@ -154,6 +210,19 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+# Groups of settings: the headers of the sample inventory and of dlrs_defaults.
+_THE_STACK = "The stack"
+_TUNING_OVERRIDES = "Tuning overrides"
+_OS = "OS: Clear Linux, and what preflight requires"
+_SITE_NETWORK = "Site network: mirrors and proxies"
+_CONTAINER_RUNTIMES = "Container runtimes"
+_CLUSTER_REGISTRY = "The cluster's registry"
+_NODE_PREPARATION = "Node preparation"
+_VERSIONS = "Versions"
+_KUBERNETES = "Kubernetes: packages and pod network"
+_KUBEFLOW = "Kubeflow: the training operator"
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
@@ -164,20 +233,72 @@ SETTINGS: dict[str, Setting] = {
             "TensorFlow build: mkl (MKL-DNN) or eigen",
             default=catalog.DEFAULT_VARIANT,
             choices=tuple(catalog.VARIANTS),
-            nullable=False,
+            group=_THE_STACK,
+            roles=("benchmark", "preflight", "stack_images"),
+            shown="`mkl`",
+            doc=(
+                "TensorFlow build: MKL-DNN (`clearlinux/stacks-dlaas-mkl`), Eigen "
+                "(`clearlinux/stacks-dlaas-oss`) or current Intel TensorFlow 2 "
+                "(`intel/intel-optimized-tensorflow`); `dlrs-provision images list` "
+                "shows the catalog"
+            ),
+            sample="mkl",
         ),
-        Setting("dlrs_image", "image", "explicit image, overrides the variant's image"),
+        Setting(
+            "dlrs_image",
+            "image",
+            "explicit image, overrides the variant's image",
+            group=_THE_STACK,
+            roles=("benchmark", "preflight", "stack_images"),
+            shown="the variant's",
+            doc="explicit image",
+            sample="registry.example.com:5000/clearlinux/stacks-dlaas-mkl:latest",
+        ),
         # --- tuning overrides (win over the calculator; reported as overrides)
-        Setting("dlrs_num_inter_threads", "int", "override num_inter_threads", minimum=1),
-        Setting("dlrs_num_intra_threads", "int", "override num_intra_threads", minimum=1),
-        Setting("dlrs_data_format", "str", "override data_format", choices=tuning.DATA_FORMATS),
+        Setting(
+            "dlrs_num_inter_threads",
+            "int",
+            "override num_inter_threads",
+            minimum=1,
+            group=_TUNING_OVERRIDES,
+            roles=("benchmark", "preflight"),
+            shown="computed",
+            doc="tuning override",
+            sample="2",
+        ),
+        Setting(
+            "dlrs_num_intra_threads",
+            "int",
+            "override num_intra_threads",
+            minimum=1,
+            group=_TUNING_OVERRIDES,
+            roles=("benchmark", "preflight"),
+            shown="computed",
+            doc="tuning override",
+            sample="32",
+        ),
+        Setting(
+            "dlrs_data_format",
+            "str",
+            "override data_format",
+            choices=tuning.DATA_FORMATS,
+            group=_TUNING_OVERRIDES,
+            roles=("benchmark", "preflight"),
+            shown="the variant's",
+            doc="tuning override",
+            sample="NCHW",
+        ),
         Setting(
             "dlrs_kmp_blocktime",
             "int",
             "KMP_BLOCKTIME in ms for OpenMP builds (0 or 1 suits CNNs)",
-            default=tuning.DEFAULT_KMP_BLOCKTIME,
             minimum=0,
             maximum=1000,
+            group=_TUNING_OVERRIDES,
+            roles=("benchmark", "preflight"),
+            shown=f"computed: {tuning.DEFAULT_KMP_BLOCKTIME}",
+            doc="KMP_BLOCKTIME for the OpenMP (MKL) builds",
+            sample="1",
         ),
         # --- OS: Clear Linux
         Setting(
@@ -186,33 +307,76 @@ SETTINGS: dict[str, Setting] = {
             "lowest Clear Linux version accepted; older nodes are brought up to it",
             default=CLEARLINUX_MIN_VERSION,
             minimum=CLEARLINUX_MIN_VERSION,
-            nullable=False,
+            group=_OS,
+            roles=("clearlinux", "preflight"),
+            shown="26240",
+            doc="lowest Clear Linux version accepted",
+            sample="26240",
         ),
         Setting(
             "dlrs_clearlinux_version",
             "int",
             "exact Clear Linux version to pin every Clear Linux node to",
             minimum=CLEARLINUX_MIN_VERSION,
+            group=_OS,
+            roles=("clearlinux", "preflight"),
+            shown="none",
+            doc="exact Clear Linux version to pin",
+            sample="31000",
         ),
-        Setting("dlrs_clearlinux_mirror", "url", "the site's swupd mirror (content and version)"),
-        Setting("dlrs_clearlinux_bundles", "list", "extra swupd bundles to add", default=[]),
+        Setting(
+            "dlrs_clearlinux_mirror",
+            "url",
+            "the site's swupd mirror (content and version)",
+            group=_OS,
+            roles=("clearlinux", "preflight"),
+            shown="none",
+            doc="the site's swupd mirror",
+            sample="http://swupd-mirror.example.com/update",
+        ),
+        Setting(
+            "dlrs_clearlinux_bundles",
+            "list",
+            "extra swupd bundles to add",
+            default=[],
+            group=_OS,
+            roles=("clearlinux",),
+            shown="`[]`",
+            doc="extra swupd bundles",
+            sample="[]",
+        ),
         Setting(
             "dlrs_clearlinux_force_pin",
             "bool",
             "move a node that is newer than dlrs_clearlinux_version back to the pin",
             default=False,
+            group=_OS,
+            roles=("clearlinux", "preflight"),
+            shown="false",
+            doc="move a node newer than the pin back to it",
+            sample="false",
         ),
         Setting(
             "dlrs_clearlinux_autoupdate",
             "bool",
             "leave swupd's automatic updates on (off keeps the cluster on one version)",
             default=False,
+            group=_OS,
+            roles=("clearlinux",),
+            shown="false",
+            doc="leave swupd's automatic updates on",
+            sample="false",
         ),
         Setting(
             "dlrs_clearlinux_allow_insecure_http",
             "bool",
             "let swupd use a plain-HTTP mirror (swupd refuses http:// otherwise)",
             default=False,
+            group=_OS,
+            roles=("clearlinux", "containerd", "docker", "kubernetes_packages"),
+            shown="false",
+            doc="let swupd use a plain-HTTP mirror",
+            sample="false",
         ),
         Setting(
             "dlrs_min_memory_mb",
@@ -220,26 +384,103 @@ SETTINGS: dict[str, Setting] = {
             "memory a node needs to pass preflight",
             default=4096,
             minimum=512,
+            group=_OS,
+            roles=("preflight",),
+            shown="4096",
+            sample="4096",
         ),
         # --- site network: mirrors and proxies
-        Setting("dlrs_apt_proxy", "url", "apt proxy or package cache for Debian/Ubuntu nodes"),
-        Setting("dlrs_http_proxy", "url", "HTTP proxy for nodes, runtimes and the kubelet"),
-        Setting("dlrs_https_proxy", "url", "HTTPS proxy for nodes, runtimes and the kubelet"),
-        Setting("dlrs_no_proxy", "list", "extra no_proxy entries", default=[]),
-        Setting("dlrs_upstream_registry", "hostport", "registry the stack images come from"),
+        Setting(
+            "dlrs_apt_proxy",
+            "url",
+            "apt proxy or package cache for Debian/Ubuntu nodes",
+            group=_SITE_NETWORK,
+            roles=("node_prep",),
+            shown="none",
+            doc="apt proxy or cache for Debian/Ubuntu nodes",
+            sample="http://apt-cache.example.com:3142",
+        ),
+        Setting(
+            "dlrs_http_proxy",
+            "url",
+            "HTTP proxy for nodes, runtimes and the kubelet",
+            group=_SITE_NETWORK,
+            roles=("containerd", "docker", "node_prep"),
+            shown="none",
+            doc="proxies for nodes, runtimes, kubelet",
+            sample="http://proxy.example.com:3128",
+        ),
+        Setting(
+            "dlrs_https_proxy",
+            "url",
+            "HTTPS proxy for nodes, runtimes and the kubelet",
+            group=_SITE_NETWORK,
+            roles=("containerd", "docker", "node_prep"),
+            shown="none",
+            doc="proxies for nodes, runtimes, kubelet",
+            sample="http://proxy.example.com:3128",
+        ),
+        Setting(
+            "dlrs_no_proxy",
+            "list",
+            "extra no_proxy entries",
+            default=[],
+            group=_SITE_NETWORK,
+            roles=("containerd", "docker", "node_prep"),
+            shown="`[]`",
+            sample='[".example.com"]',
+        ),
+        Setting(
+            "dlrs_upstream_registry",
+            "hostport",
+            "registry the stack images come from",
+            default="docker.io",
+            group=_SITE_NETWORK,
+            roles=("containerd", "registry_cache", "stack_images"),
+            shown="`docker.io` (Docker Hub)",
+            sample="registry.example.com:5000",
+        ),
         Setting(
             "dlrs_upstream_registry_username",
             "str",
             "user name for the upstream registry (the cache logs in with it)",
+            group=_SITE_NETWORK,
+            roles=("registry_cache",),
+            shown="none",
+            doc=("user name the cluster's registry logs in to the upstream with"),
+            sample="dlrs-pull",
         ),
         Setting(
             "dlrs_upstream_registry_password",
             "str",
             "password or token for the upstream registry (never shown; use Ansible Vault)",
             secret=True,
+            group=_SITE_NETWORK,
+            roles=("registry_cache",),
+            shown="none",
+            doc=("its password or token; never shown in messages, logs or run artifacts"),
+            sample='"{{ vault_upstream_password }}"',
         ),
-        Setting("dlrs_pod_network_cidr", "cidr", "Kubernetes pod network", default="10.244.0.0/16"),
-        Setting("dlrs_service_cidr", "cidr", "Kubernetes service network", default="10.96.0.0/12"),
+        Setting(
+            "dlrs_pod_network_cidr",
+            "cidr",
+            "Kubernetes pod network",
+            default="10.244.0.0/16",
+            group=_SITE_NETWORK,
+            roles=("kubeadm_master", "node_prep"),
+            shown="`10.244.0.0/16`",
+            sample="10.244.0.0/16",
+        ),
+        Setting(
+            "dlrs_service_cidr",
+            "cidr",
+            "Kubernetes service network",
+            default="10.96.0.0/12",
+            group=_SITE_NETWORK,
+            roles=("kubeadm_master", "node_prep"),
+            shown="`10.96.0.0/12`",
+            sample="10.96.0.0/12",
+        ),
         # --- container runtimes
         Setting(
             "dlrs_container_runtime",
@@ -247,6 +488,11 @@ SETTINGS: dict[str, Setting] = {
             "Kubernetes runtime through CRI: containerd, or CRI-O (Clear Linux only)",
             default="containerd",
             choices=("containerd", "crio"),
+            group=_CONTAINER_RUNTIMES,
+            roles=("containerd", "kubeadm_master", "kubeadm_worker", "preflight"),
+            shown="`containerd`",
+            doc="Kubernetes runtime through CRI (CRI-O on Clear Linux only)",
+            sample="containerd",
         ),
         Setting(
             "dlrs_docker_source",
@@ -254,21 +500,62 @@ SETTINGS: dict[str, Setting] = {
             "Debian/Ubuntu: the distribution's docker.io, or Docker's own repository",
             default="distribution",
             choices=("distribution", "upstream"),
+            group=_CONTAINER_RUNTIMES,
+            roles=("containerd", "docker"),
+            shown="`distribution`",
+            doc="Debian/Ubuntu: docker.io, or Docker's repository",
+            sample="distribution",
         ),
-        Setting("dlrs_docker_repo_url", "url", "Docker's package repository (or a mirror of it)"),
-        Setting("dlrs_docker_repo_key_url", "url", "signing key of that repository"),
-        Setting("dlrs_docker_data_root", "path", "Docker's data-root"),
+        Setting(
+            "dlrs_docker_repo_url",
+            "url",
+            "Docker's package repository (or a mirror of it)",
+            group=_CONTAINER_RUNTIMES,
+            roles=("docker", "node_prep"),
+            shown="Docker's",
+            doc="Docker's repository and key (or a mirror)",
+            sample="https://download.docker.com/linux/debian",
+        ),
+        Setting(
+            "dlrs_docker_repo_key_url",
+            "url",
+            "signing key of that repository",
+            group=_CONTAINER_RUNTIMES,
+            roles=("docker",),
+            shown="Docker's",
+            doc="Docker's repository and key (or a mirror)",
+            sample="https://download.docker.com/linux/debian/gpg",
+        ),
+        Setting(
+            "dlrs_docker_data_root",
+            "path",
+            "Docker's data-root",
+            group=_CONTAINER_RUNTIMES,
+            roles=("docker",),
+            shown="Docker's",
+            sample="/var/lib/docker",
+        ),
         Setting(
             "dlrs_registry_mirrors",
             "list",
             "registry mirrors (URLs) for Docker/containerd",
             default=[],
+            group=_CONTAINER_RUNTIMES,
+            roles=("containerd", "docker"),
+            shown="`[]`",
+            doc="registry mirrors for Docker and containerd",
+            sample='["https://registry-cache.example.com:5000"]',
         ),
         Setting(
             "dlrs_insecure_registries",
             "list",
             "registries reached over plain HTTP (host:port); only those listed",
             default=[],
+            group=_CONTAINER_RUNTIMES,
+            roles=("containerd", "docker", "kubeadm_master", "registry_cache", "stack_images"),
+            shown="`[]`",
+            doc="registries reached over plain HTTP, only those listed",
+            sample="[]",
         ),
         # --- the cluster's registry (role registry_cache) and the images phase
         Setting(
@@ -276,6 +563,14 @@ SETTINGS: dict[str, Setting] = {
             "bool",
             "run the cluster's registry on the master; false: every node pulls from upstream",
             default=True,
+            group=_CLUSTER_REGISTRY,
+            roles=("containerd", "kubeadm_master", "preflight", "registry_cache", "stack_images"),
+            shown="true",
+            doc=(
+                "run the cluster's registry on the master (TLS from the toolkit's CA); "
+                "false: every node pulls from the image's own registry"
+            ),
+            sample="true",
         ),
         Setting(
             "dlrs_registry_mode",
@@ -283,11 +578,24 @@ SETTINGS: dict[str, Setting] = {
             "proxy: pull-through cache of the upstream; local: a registry for `images load`",
             default="proxy",
             choices=("proxy", "local"),
+            group=_CLUSTER_REGISTRY,
+            roles=("containerd", "kubeadm_master", "registry_cache"),
+            shown="`proxy`",
+            doc=(
+                "`proxy`: pull-through cache of the upstream; `local`: a plain registry"
+                " that `images load` pushes into (air-gapped sites)"
+            ),
+            sample="proxy",
         ),
         Setting(
             "dlrs_registry_cache_host",
             "host",
             "the name the nodes reach the cluster's registry by (default: the master's name)",
+            group=_CLUSTER_REGISTRY,
+            roles=("containerd", "kubeadm_master", "registry_cache", "stack_images"),
+            shown="the master's name",
+            doc=("the name the nodes reach the cluster's registry by (in its certificate)"),
+            sample="xeon-m01.example.com",
         ),
         Setting(
             "dlrs_registry_cache_port",
@@ -296,12 +604,24 @@ SETTINGS: dict[str, Setting] = {
             default=5443,
             minimum=1,
             maximum=65535,
+            group=_CLUSTER_REGISTRY,
+            roles=("containerd", "kubeadm_master", "registry_cache", "stack_images"),
+            shown="5443",
+            sample="5443",
         ),
         Setting(
             "dlrs_registry_cache_image",
             "image",
             "Clear Linux master: the registry image run as a container, as the upstream names it",
             default="library/registry:2.8.3",
+            group=_CLUSTER_REGISTRY,
+            roles=("registry_cache",),
+            shown="`library/registry:2.8.3`",
+            doc=(
+                "Clear Linux master: the registry image, run as a Docker container (no "
+                "bundle ships the registry), pulled from the upstream"
+            ),
+            sample="library/registry:2.8.3",
         ),
         Setting(
             "dlrs_registry_cache_image_digest",
@@ -309,18 +629,43 @@ SETTINGS: dict[str, Setting] = {
             "Clear Linux master: the digest the registry image is pulled by (default: Docker "
             "Hub's registry:2.8.3)",
             default="sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373",
+            group=_CLUSTER_REGISTRY,
+            roles=("registry_cache",),
+            shown="Docker Hub's registry:2.8.3 (`sha256:a3d8aaa6…`)",
+            doc=("Clear Linux master: the digest the registry image is pulled by"),
+            sample="sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373",
         ),
         Setting(
             "dlrs_pause_image",
             "image",
             "the pod sandbox (pause) image (default: kubeadm's pause of the pinned minor, from "
             "dlrs_kubernetes_image_repository)",
+            group=_CLUSTER_REGISTRY,
+            roles=("containerd",),
+            shown=(
+                "kubeadm's: `<image repository>/pause:<version of the pinned minor>` "
+                "(`registry.k8s.io/pause:3.10` for 1.31/1.32, `:3.9` for 1.30)"
+            ),
+            doc="the pod sandbox image (containerd's sandbox image)",
+            sample="registry.k8s.io/pause:3.10",
         ),
         Setting(
             "dlrs_kubernetes_image_repository",
             "imagerepo",
             "where kubeadm and the runtimes pull the control-plane and pause images from "
             "(default: registry.k8s.io; the cluster's registry with dlrs_registry_mode: local)",
+            group=_CLUSTER_REGISTRY,
+            roles=("containerd", "kubeadm_master"),
+            shown=(
+                "`registry.k8s.io`; with `dlrs_registry_mode: local` the cluster's "
+                "registry (`<dlrs_registry_cache_host or the "
+                "master>:<dlrs_registry_cache_port>`)"
+            ),
+            doc=(
+                "kubeadm's `imageRepository`: where the control-plane images and the "
+                "pause image are pulled from"
+            ),
+            sample="xeon-m01.example.com:5443",
         ),
         # --- node preparation
         Setting(
@@ -329,6 +674,10 @@ SETTINGS: dict[str, Setting] = {
             "time synchronisation service",
             default="auto",
             choices=("auto", "chrony", "timesyncd"),
+            group=_NODE_PREPARATION,
+            roles=("node_prep",),
+            shown="`auto`",
+            sample="auto",
         ),
         Setting(
             "dlrs_cpu_governor",
@@ -336,6 +685,10 @@ SETTINGS: dict[str, Setting] = {
             "CPU frequency governor where cpufreq exists",
             default="performance",
             choices=("performance", "powersave", "schedutil", "ondemand"),
+            group=_NODE_PREPARATION,
+            roles=("node_prep",),
+            shown="`performance`",
+            sample="performance",
         ),
         Setting(
             "dlrs_firewalld",
@@ -343,17 +696,48 @@ SETTINGS: dict[str, Setting] = {
             "RHEL family: keep firewalld with the cluster's ports open, or disable it",
             default="open-ports",
             choices=("open-ports", "disable"),
+            group=_NODE_PREPARATION,
+            roles=("node_prep",),
+            shown="`open-ports`",
+            doc=("RHEL family: firewalld with the cluster's ports open, or off"),
+            sample="open-ports",
         ),
         # --- versions
-        Setting("dlrs_kubernetes_version", "version", "Kubernetes version for kubeadm/kubelet"),
+        Setting(
+            "dlrs_kubernetes_version",
+            "version",
+            "Kubernetes version for kubeadm/kubelet",
+            default=clearlinux_kubernetes.DEFAULT_KUBERNETES_VERSION,
+            group=_VERSIONS,
+            roles=("containerd", "kubernetes_packages", "preflight"),
+            shown="`1.32` (the newest 1.32.x of the repository)",
+            doc="Kubernetes version",
+            sample='"1.32"',
+        ),
         # --- Kubernetes: packages and pod network
         Setting(
             "dlrs_kubernetes_repo_url",
             "fileurl",
             "base URL of the Kubernetes package repositories (pkgs.k8s.io or a mirror of it)",
             default="https://pkgs.k8s.io",
+            group=_KUBERNETES,
+            roles=("kubernetes_packages", "node_prep"),
+            shown="`https://pkgs.k8s.io`",
+            doc=(
+                "base of the Kubernetes package repositories "
+                "(`<base>/core:/stable:/v<minor>/deb/`), or a site mirror"
+            ),
+            sample="https://pkgs.k8s.io",
         ),
-        Setting("dlrs_kubernetes_repo_key_url", "fileurl", "signing key of those repositories"),
+        Setting(
+            "dlrs_kubernetes_repo_key_url",
+            "fileurl",
+            "signing key of those repositories",
+            group=_KUBERNETES,
+            roles=("kubernetes_packages",),
+            shown="the repository's",
+            sample="https://mirror.example.com/k8s/Release.key",
+        ),
         Setting(
             "dlrs_kubernetes_clearlinux_source",
             "str",
@@ -361,6 +745,18 @@ SETTINGS: dict[str, Setting] = {
             "(checked by sha256) or from the cloud-native-basic bundle (the OS release's version)",
             default=clearlinux_kubernetes.DEFAULT_SOURCE,
             choices=clearlinux_kubernetes.SOURCES,
+            group=_KUBERNETES,
+            roles=("kubernetes_packages", "preflight"),
+            shown="`upstream`",
+            doc=(
+                "Clear Linux nodes: kubeadm/kubelet/kubectl from the upstream release "
+                "binaries, installed only when their sha256 matches, or from the cloud-"
+                "native-basic bundle, whose Kubernetes is the OS release's (1.11 at OS "
+                "26240, 1.26 from OS 37960 to the end; "
+                "`dlrs_provision/clearlinux_kubernetes.py`). A `bundle` whose minor is "
+                "not the cluster's is refused before any host is changed"
+            ),
+            sample="upstream",
         ),
         Setting(
             "dlrs_kubernetes_binary_url",
@@ -368,6 +764,14 @@ SETTINGS: dict[str, Setting] = {
             "where the release binaries are: <url>/v<X.Y.Z>/bin/linux/amd64/<name> (dl.k8s.io "
             "or a mirror of it)",
             default=clearlinux_kubernetes.DEFAULT_BINARY_URL,
+            group=_KUBERNETES,
+            roles=("kubernetes_packages",),
+            shown="`https://dl.k8s.io/release`",
+            doc=(
+                "where the release binaries are: "
+                "`<url>/v<X.Y.Z>/bin/linux/amd64/<name>` (dl.k8s.io or a site mirror)"
+            ),
+            sample="https://dl.k8s.io/release",
         ),
         Setting(
             "dlrs_kubernetes_binary_checksums",
@@ -375,6 +779,18 @@ SETTINGS: dict[str, Setting] = {
             "sha256 of release binaries the built-in table lacks: "
             '"X.Y.Z": {kubeadm: sha256:..., kubelet: ..., kubectl: ...}',
             default={},
+            group=_KUBERNETES,
+            roles=("kubernetes_packages", "preflight"),
+            shown="`{}`",
+            doc=(
+                "sha256 of release binaries that "
+                "`roles/kubernetes_packages/vars/release_binaries.yml` (1.30.0-1.32.11)"
+                " lacks; a version with no sha256 anywhere is refused. A minor alone "
+                "(`1.32`) means its newest patch there"
+            ),
+            sample=(
+                '{"1.32.12": {kubeadm: "sha256:...", kubelet: "sha256:...", kubectl: "sha256:..."}}'
+            ),
         ),
         Setting(
             "dlrs_pod_network",
@@ -382,16 +798,31 @@ SETTINGS: dict[str, Setting] = {
             "pod network applied after kubeadm init (none: the site applies its own)",
             default="flannel",
             choices=("flannel", "calico", "none"),
+            group=_KUBERNETES,
+            roles=("kubeadm_master",),
+            shown="`flannel`",
+            doc=("pod network applied after `kubeadm init` (`none`: the site applies its own)"),
+            sample="flannel",
         ),
         Setting(
             "dlrs_pod_network_manifest_url",
             "fileurl",
             "the pod network's manifest, fetched by the controller (default: the pinned release)",
+            group=_KUBERNETES,
+            roles=("kubeadm_master",),
+            shown="the pinned release",
+            doc="the network's manifest, fetched by the controller",
+            sample="https://mirror.example.com/k8s/kube-flannel.yml",
         ),
         Setting(
             "dlrs_pod_network_manifest_checksum",
             "sha256",
             "sha256 of that manifest; a manifest is applied only when it matches",
+            group=_KUBERNETES,
+            roles=("kubeadm_master",),
+            shown="none",
+            doc=("required for a pod network: the `sha256sum` of the manifest the site vetted"),
+            sample="sha256:<64 hex digits>",
         ),
         # --- Kubeflow: the training operator (TFJob)
         Setting(
@@ -399,22 +830,48 @@ SETTINGS: dict[str, Setting] = {
             "bool",
             "run the Kubeflow phase: the training operator, which serves TFJob",
             default=False,
+            group=_KUBEFLOW,
+            roles=(),
+            shown="false",
+            doc=(
+                "run the Kubeflow phase on the master: the training operator, which "
+                "serves TFJob (`playbooks/kubeflow.yml`)"
+            ),
+            sample="false",
         ),
         Setting(
             "dlrs_training_operator_version",
             "release",
             "kubeflow/training-operator release the manifest was rendered from",
             default="v1.9.0",
+            group=_KUBEFLOW,
+            roles=("kubeflow_training_operator",),
+            shown="`v1.9.0`",
+            doc=("the kubeflow/training-operator release the manifest was rendered from"),
+            sample="v1.9.0",
         ),
         Setting(
             "dlrs_training_operator_manifest_url",
             "fileurl",
             "the operator's standalone manifest, rendered into one file on the site's mirror",
+            group=_KUBEFLOW,
+            roles=("kubeflow_training_operator",),
+            shown="none (required with `dlrs_kubeflow`)",
+            doc=(
+                "the operator's standalone overlay rendered into one file on the site's"
+                " mirror (`roles/kubeflow_training_operator/README.md` says how)"
+            ),
+            sample="https://mirror.example.com/kubeflow/training-operator-v1.9.0.yaml",
         ),
         Setting(
             "dlrs_training_operator_manifest_checksum",
             "sha256",
             "sha256 of that file; required with dlrs_kubeflow, applied only when it matches",
+            group=_KUBEFLOW,
+            roles=("kubeflow_training_operator",),
+            shown="none (required with `dlrs_kubeflow`)",
+            doc=("the `sha256sum` of that file; it is applied only when it matches"),
+            sample="sha256:<64 hex digits>",
         ),
     ]
 }

@@ -56,7 +56,7 @@ from typing import Any
 import yaml
 
 from dlrs_provision import catalog, kube_state, paths, tuning
-from dlrs_provision.benchmark import launcher, synthetic
+from dlrs_provision.benchmark import flags, launcher, synthetic
 from dlrs_provision.errors import UsageError
 from dlrs_provision.facts import cached_facts_file, load_facts
 from dlrs_provision.inventory import Inventory
@@ -81,16 +81,12 @@ MOUNT = "/opt/dlrs"
 BENCHMARKS_DIR = "/benchmarks"
 TF_CNN_SCRIPT = BENCHMARKS_DIR + "/scripts/tf_cnn_benchmarks/tf_cnn_benchmarks.py"
 DEFAULT_GIT_URL = "https://github.com/tensorflow/benchmarks.git"
-TF1_GIT_REF = "cnn_tf_v1.12_compatible"  # the branch for TensorFlow 1.12 images
+TF1_GIT_REF = catalog.VARIANTS["mkl"].benchmark_ref  # the branch for TensorFlow 1.12 images
 DEFAULT_GIT_IMAGE = "alpine/git:v2.47.2"
 BENCHMARKS = ("tf_cnn_benchmarks", "synthetic")
 COLLECTIVE = synthetic.COLLECTIVE  # the synthetic benchmark's variable_update across workers
-# the benchmark each variant's images can run
-DEFAULT_BENCHMARK = {
-    "mkl": "tf_cnn_benchmarks",
-    "eigen": "tf_cnn_benchmarks",
-    "onednn": "synthetic",
-}
+# the benchmark each variant's images can run (the catalog owns the rule)
+DEFAULT_BENCHMARK = {name: v.benchmark for name, v in catalog.VARIANTS.items()}
 
 SEED_LEARNING_RATE = "0.0001"
 SEED_RANDOM_SEED = 8286
@@ -710,12 +706,12 @@ def _build(
     facts_dir: Path | None = None,
     workers: list[str] | None = None,
     ps: int = 1,
-    batch_size: int = 64,
-    model: str = "resnet50",
+    batch_size: int = flags.DEFAULT_BATCH_SIZE,
+    model: str = flags.DEFAULT_MODEL,
     *,
-    name: str = "dlrs-resnet50",
+    name: str = f"dlrs-{flags.DEFAULT_MODEL}",
     namespace: str = "default",
-    num_batches: int = 100,
+    num_batches: int = flags.DEFAULT_NUM_BATCHES,
     num_warmup_batches: int = 10,
     benchmark: str | None = None,
     git_url: str = DEFAULT_GIT_URL,

@@ -34,15 +34,25 @@ SYNTHETIC_FILE = "synthetic.py"
 CHECKOUT_DIR = "benchmarks"  # the git checkout, under the node's benchmark folder
 TF_CNN_SCRIPT = "scripts/tf_cnn_benchmarks/tf_cnn_benchmarks.py"
 DEFAULT_COMMAND = "tf_cnn_benchmarks"
+# What is benchmarked unless told otherwise: the seed's ResNet50 run. The one place these live:
+# the CLI, tfjob.py, the benchmark role (filter dlrs_benchmark_default) and run.py read them.
+DEFAULT_MODEL = "resnet50"
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_NUM_BATCHES = 100
+DEFAULTS = {
+    "model": DEFAULT_MODEL,
+    "batch_size": DEFAULT_BATCH_SIZE,
+    "num_batches": DEFAULT_NUM_BATCHES,
+}
 LABELS = ("tuned", "untuned")
 
 
 @dataclass(frozen=True)
 class Options:
     benchmark: str = "synthetic"
-    model: str = "resnet50"
-    batch_size: int = 64
-    num_batches: int = 100
+    model: str = DEFAULT_MODEL
+    batch_size: int = DEFAULT_BATCH_SIZE
+    num_batches: int = DEFAULT_NUM_BATCHES
     num_warmup_batches: int | None = None  # None: a tenth of num_batches, 1 to 10
     python: str = "python3"
     command: str = DEFAULT_COMMAND  # for benchmark "image"

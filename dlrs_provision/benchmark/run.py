@@ -48,9 +48,9 @@ class Request:
     benchmark: str | None = None  # None: the variant's (see the role's benchmark_kind)
     repo: str | None = None
     ref: str | None = None
-    batch_size: int = 64
-    num_batches: int = 100
-    model: str = "resnet50"
+    batch_size: int = flags.DEFAULT_BATCH_SIZE
+    num_batches: int = flags.DEFAULT_NUM_BATCHES
+    model: str = flags.DEFAULT_MODEL
     timeout: int = 3600
     limit: str | None = None
     trust_new_host_keys: bool = False

@@ -135,6 +135,8 @@ def test_image_repository_refuses_a_tag_spaces_or_shell_words(tmp_path, value):
 PLAYBOOK = """\
 - hosts: all
   gather_facts: false
+  roles:
+    - {root}/roles/dlrs_defaults
   tasks:
     - ansible.builtin.include_vars: {root}/roles/kubeadm_master/vars/main.yml
     - ansible.builtin.include_vars: {root}/roles/containerd/vars/main.yml

@@ -134,6 +134,8 @@ def render(tmp: Path, role: str, src: str, task_vars: dict, extra: dict) -> str:
         {
             "hosts": "localhost",
             "gather_facts": False,
+            # the dlrs_ defaults as role defaults (lowest precedence), as in every phase play
+            "roles": [str(REPO / "roles/dlrs_defaults")],
             "vars_files": [str(role_dir / "defaults/main.yml"), str(role_dir / "vars/main.yml")],
             "tasks": [
                 {

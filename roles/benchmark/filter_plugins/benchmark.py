@@ -1,9 +1,8 @@
-"""Filters of the benchmark role, over the toolkit's own benchmark code and catalog.
+"""Filters of the benchmark role, over the toolkit's own benchmark code.
 
     {{ tuning | benchmark_runs(benchmark='synthetic', compare_default=true, ...) }}
         -> the node's container runs (dlrs_provision/benchmark/flags.py)
     {{ run | benchmark_docker_argv(name, image) }}  -> `docker run --detach ...` for one run
-    {{ 'mkl' | benchmark_variant_image }}      -> the variant's default image (catalog.py)
     {{ 'synthetic.py' | benchmark_shipped }}   -> that file of the package, on the controller
     {{ stdout | benchmark_job_state(elapsed_s=40, timeout_s=3600, pending_timeout_s=120) }}
         -> how the TFJob stands, and whether to stop waiting (benchmark/job_state.py)
@@ -18,11 +17,9 @@ import sys
 from pathlib import Path
 
 try:
-    from dlrs_provision import catalog
     from dlrs_provision.benchmark import flags, job_state
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from dlrs_provision import catalog
     from dlrs_provision.benchmark import flags, job_state
 
 from ansible.errors import AnsibleFilterError
@@ -33,9 +30,9 @@ _SHIPPED = ("synthetic.py",)
 def benchmark_runs(
     tuning,
     benchmark="synthetic",
-    model="resnet50",
-    batch_size=64,
-    num_batches=100,
+    model=flags.DEFAULT_MODEL,
+    batch_size=flags.DEFAULT_BATCH_SIZE,
+    num_batches=flags.DEFAULT_NUM_BATCHES,
     python="python3",
     command=flags.DEFAULT_COMMAND,
     compare_default=False,
@@ -63,13 +60,6 @@ def benchmark_docker_argv(run, name, image):
         raise AnsibleFilterError(f"benchmark_docker_argv: {exc}") from exc
 
 
-def benchmark_variant_image(variant):
-    try:
-        return catalog.variant(str(variant)).image
-    except ValueError as exc:
-        raise AnsibleFilterError(f"benchmark_variant_image: {exc}") from exc
-
-
 def benchmark_shipped(name):
     if name not in _SHIPPED:
         raise AnsibleFilterError(f"benchmark_shipped: {name!r} is not one of {_SHIPPED}")
@@ -90,7 +80,6 @@ class FilterModule:
         return {
             "benchmark_runs": benchmark_runs,
             "benchmark_docker_argv": benchmark_docker_argv,
-            "benchmark_variant_image": benchmark_variant_image,
             "benchmark_shipped": benchmark_shipped,
             "benchmark_job_state": benchmark_job_state,
         }

@@ -1,8 +1,7 @@
-"""Filters of the stack_images role, over the toolkit's own image references and catalog.
+"""Filters of the stack_images role, over the toolkit's own image references.
 
     {{ 'clearlinux/stacks-dlaas-mkl:latest' | stack_images_ref }}
         -> {registry, repository, tag, digest, name, familiar, api_host}
-    {{ 'mkl' | stack_images_variant_image }}  -> the variant's default image (catalog.py)
     {{ 'x86_64' | stack_images_platform }}    -> linux/amd64
 
 The same parser as dlrs_provision/registry.py, so that the role and `dlrs-provision images`
@@ -16,10 +15,10 @@ import sys
 from pathlib import Path
 
 try:
-    from dlrs_provision import catalog, registry
+    from dlrs_provision import registry
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from dlrs_provision import catalog, registry
+    from dlrs_provision import registry
 
 from ansible.errors import AnsibleFilterError
 
@@ -40,13 +39,6 @@ def stack_images_ref(text):
     }
 
 
-def stack_images_variant_image(variant):
-    try:
-        return catalog.variant(str(variant)).image
-    except ValueError as exc:
-        raise AnsibleFilterError(f"stack_images_variant_image: {exc}") from exc
-
-
 def stack_images_platform(architecture):
     return registry.platform_of(str(architecture))
 
@@ -55,6 +47,5 @@ class FilterModule:
     def filters(self):
         return {
             "stack_images_ref": stack_images_ref,
-            "stack_images_variant_image": stack_images_variant_image,
             "stack_images_platform": stack_images_platform,
         }
