@@ -11,14 +11,16 @@ a warm `up` on the next run).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from e2e_session import RUN_TIMES, mark_e2e, progress, sandbox_session, write_run_times
-from e2e_support import Cluster, on, run_cluster, upstream_cursor
+from e2e_support import Cluster, on, run_cluster, run_cluster_from_wheel, upstream_cursor
 
 from dlrs_harness import sandbox as sandbox_api
 
@@ -74,7 +76,29 @@ def cluster(sandbox, tmp_path_factory) -> Cluster:
     second = run_cluster(sandbox.inventory, state)
     RUN_TIMES.append(f"mixed sandbox cluster: second run {time.monotonic() - t1:.0f} s")
     ca_second = on("node1", "sha256sum /etc/kubernetes/pki/ca.crt").split()[0]
-    return Cluster(state, cursor, between, first, second, (ca_first, ca_second))
+    # The wheel's run comes here, before any module's checks and fault tests can leave a trace.
+    # Its failure is test_installed_wheel's, not every module's: kept, not raised.
+    wheel_root = Path(tempfile.mkdtemp(prefix="dlrs-wheel-"))
+    from_wheel, wheel_package, wheel_error = None, "", ""
+    try:
+        t2 = time.monotonic()
+        from_wheel, wheel_package = run_cluster_from_wheel(sandbox.inventory, state, wheel_root)
+        RUN_TIMES.append(f"mixed sandbox cluster: run from the wheel {time.monotonic() - t2:.0f} s")
+    except (AssertionError, OSError, subprocess.SubprocessError) as exc:
+        wheel_error = f"{type(exc).__name__}: {exc}"
+    finally:
+        shutil.rmtree(wheel_root, ignore_errors=True)
+    return Cluster(
+        state,
+        cursor,
+        between,
+        first,
+        second,
+        (ca_first, ca_second),
+        from_wheel=from_wheel,
+        wheel_package=wheel_package,
+        wheel_error=wheel_error,
+    )
 
 
 def _assert_nothing_left() -> None:

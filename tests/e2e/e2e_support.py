@@ -129,13 +129,22 @@ class ClusterRun:
         return json.dumps(self.summary, indent=1) + "\n" + "\n".join(map(str, bad[-40:]))
 
 
-def run_cluster(inventory: str, state: Path, *args: str, timeout: float = 2400) -> ClusterRun:
+def run_cluster(
+    inventory: str,
+    state: Path,
+    *args: str,
+    timeout: float = 2400,
+    cli: str = CLI,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> ClusterRun:
     proc = subprocess.run(
-        [CLI, "cluster", inventory, "--json", *args],
+        [cli, "cluster", inventory, "--json", *args],
         capture_output=True,
         text=True,
-        env=os.environ | {paths.STATE_ENV: str(state)},
+        env=(os.environ if env is None else env) | {paths.STATE_ENV: str(state)},
         timeout=timeout,
+        cwd=cwd,
     )
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines and lines[-1]["kind"] == "summary", proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -152,3 +161,36 @@ class Cluster:
     first: ClusterRun
     second: ClusterRun
     ca_sha256: tuple[str, str] = field(default=("", ""))  # cluster CA after each run
+    # A third run, by the wheel installed outside the checkout (test_installed_wheel.py), and
+    # where that Python found dlrs_provision
+    from_wheel: ClusterRun | None = None
+    wheel_package: str = ""
+    wheel_error: str = ""  # what stopped that run before its summary
+
+
+def run_cluster_from_wheel(inventory: str, state: Path, root: Path) -> tuple[ClusterRun, str]:
+    """`dlrs-provision cluster` of a wheel built from this checkout and installed under root,
+    run from a folder there (tests/package/package_install.py); and the package's location.
+
+    root must be short: the run's HOME is under it, and ssh's ControlPath socket
+    (~/.ansible/cp/...) must fit a Unix socket's 108 bytes, as it does for a real user."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "package"))
+    from package_install import build_wheel, install
+
+    installed = install(build_wheel(root / "build"), root / "install")
+    located = subprocess.run(
+        [str(installed.python), "-c", "import dlrs_provision; print(dlrs_provision.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=installed.work,
+        env=installed.env,
+        check=True,
+    ).stdout.strip()
+    run = run_cluster(
+        str(Path(inventory).resolve()),
+        state,
+        cli=str(installed.venv / "bin" / "dlrs-provision"),
+        env=installed.env,
+        cwd=installed.work,
+    )
+    return run, located
