@@ -142,31 +142,27 @@ def check(inv: Inventory) -> list[Problem]:
             and not isinstance(pin, bool)
             and pin < low
         ):
-            var = inv.host_vars(name)["dlrs_clearlinux_version"]
             problems.append(
-                Problem(
-                    var.origin.file,
+                _setting_problem(
+                    inv,
+                    name,
+                    "dlrs_clearlinux_version",
                     f"pinned version {pin} is below dlrs_clearlinux_min_version {low}",
                     fix=f"pin {low} or newer, or lower the minimum (not below 26240)",
-                    line=var.origin.line,
-                    where=var.level,
-                    field="dlrs_clearlinux_version",
                 )
             )
         image = inv.setting(name, "dlrs_image")
         chosen = inv.setting(name, "dlrs_variant")
         built = catalog.image_variant(image) if isinstance(image, str) else None
         if built and chosen in catalog.VARIANTS and built != chosen:
-            var = inv.host_vars(name)["dlrs_image"]
             problems.append(
-                Problem(
-                    var.origin.file,
+                _setting_problem(
+                    inv,
+                    name,
+                    "dlrs_image",
                     f"image {image} is the {built} build, but dlrs_variant is "
                     f"{chosen}: the tuning would not fit the image",
                     fix=f"set dlrs_variant: {built} where this image is used",
-                    line=var.origin.line,
-                    where=var.level,
-                    field="dlrs_image",
                 )
             )
         mirror = inv.setting(name, "dlrs_clearlinux_mirror")
@@ -175,16 +171,14 @@ def check(inv: Inventory) -> list[Problem]:
             and mirror.startswith("http://")
             and inv.setting(name, "dlrs_clearlinux_allow_insecure_http") is not True
         ):
-            var = inv.host_vars(name)["dlrs_clearlinux_mirror"]
             problems.append(
-                Problem(
-                    var.origin.file,
+                _setting_problem(
+                    inv,
+                    name,
+                    "dlrs_clearlinux_mirror",
                     f"the swupd mirror {mirror} is plain HTTP, which swupd refuses",
                     fix="serve the mirror over https://, or set "
                     "dlrs_clearlinux_allow_insecure_http: true",
-                    line=var.origin.line,
-                    where=var.level,
-                    field="dlrs_clearlinux_mirror",
                 )
             )
         problems += _check_pod_network(inv, name)
@@ -433,6 +427,14 @@ def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
     if setting.kind == "int" and isinstance(var.value, str) and var.value.strip().isdigit():
         fix += " (remove the quotes)"
     return [Problem(o.file, wrong, fix=fix, line=o.line, where=where, field=key)]
+
+
+def _setting_problem(inv: Inventory, host: str, key: str, message: str, *, fix: str) -> Problem:
+    """A problem with the setting `key` of host, where its value was given: file, line, level."""
+    var = inv.host_vars(host)[key]
+    return Problem(
+        var.origin.file, message, fix=fix, line=var.origin.line, where=var.level, field=key
+    )
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

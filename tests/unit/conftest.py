@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,25 @@ def inventory_problems(path: Path) -> list:
     with pytest.raises(InputError) as info:
         inventory.load(path)
     return info.value.problems
+
+
+SETTINGS_HOSTS = """\
+all:
+  vars:
+{vars}
+  children:
+    masters:
+      hosts:
+        m1: {{ansible_host: 10.0.0.1}}
+    workers:
+      hosts:
+        w1: {{ansible_host: 10.0.0.2}}
+"""
+
+
+def settings_inventory(tmp_path: Path, settings: str) -> Path:
+    """hosts.yml of one master m1 and one worker w1 with `settings` (YAML lines) under all.vars."""
+    body = textwrap.indent(textwrap.dedent(settings).strip(), "    ") or "    {}"
+    path = tmp_path / "hosts.yml"
+    path.write_text(SETTINGS_HOSTS.format(vars=body))
+    return path

@@ -3,38 +3,15 @@ checksums, and every combination refused before any host is changed (issue #12, 
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 from conftest import inventory_problems
+from conftest import settings_inventory as write
 
 from dlrs_provision import clearlinux_kubernetes as ck
 from dlrs_provision import inventory
 
 DIGEST = "sha256:" + "ab" * 32
 GOOD = {"1.33.1": {"kubeadm": DIGEST, "kubelet": DIGEST, "kubectl": DIGEST}}
-
-HOSTS = """\
-all:
-  vars:
-{vars}
-  children:
-    masters:
-      hosts:
-        m1: {{ansible_host: 10.0.0.1}}
-    workers:
-      hosts:
-        w1: {{ansible_host: 10.0.0.2}}
-"""
-
-
-def write(tmp_path: Path, settings: str) -> Path:
-    body = textwrap.indent(textwrap.dedent(settings).strip(), "    ")
-    path = tmp_path / "hosts.yml"
-    path.write_text(HOSTS.format(vars=body))
-    return path
-
 
 # --------------------------------------------------------------------------- tables
 

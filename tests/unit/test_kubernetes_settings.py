@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 from conftest import inventory_problems
+from conftest import settings_inventory as write
 
 from dlrs_provision import inventory
 from dlrs_provision.settings import SETTINGS
 
 DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-
-HOSTS = """\
-all:
-  vars:
-{vars}
-  children:
-    masters:
-      hosts:
-        m1: {{ansible_host: 10.0.0.1}}
-    workers:
-      hosts:
-        w1: {{ansible_host: 10.0.0.2}}
-"""
-
-
-def write(tmp_path: Path, settings: str) -> Path:
-    body = textwrap.indent(textwrap.dedent(settings).strip(), "    ") or "    {}"
-    path = tmp_path / "hosts.yml"
-    path.write_text(HOSTS.format(vars=body))
-    return path
 
 
 def test_no_pod_network_setting_loads(tmp_path):

@@ -40,6 +40,19 @@ HANG_OUTPUT = "hang before any output"
 # A small SSH server
 
 
+def accept_until(listener: socket.socket, stop: threading.Event, handle) -> None:
+    """Hand each connection the listener accepts to handle(conn), until stop is set or the
+    listener is closed (its 0.1 s timeout lets the loop look at stop)."""
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        handle(conn)
+
+
 class _Interface(paramiko.ServerInterface):
     def __init__(self, server: FakeSshd, requests: queue.Queue):
         self.server = server
@@ -104,16 +117,12 @@ class FakeSshd:
         self._listener.close()
 
     def _accept_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        accept_until(self._listener, self.stopping, self._start_serving)
+
+    def _start_serving(self, conn: socket.socket) -> None:
+        thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
         transport = paramiko.Transport(conn)
@@ -168,14 +177,10 @@ class StalledServer:
         self._thread.start()
 
     def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._hold, args=(conn, time.monotonic()), daemon=True).start()
+        accept_until(self._listener, self._stop, self._start_holding)
+
+    def _start_holding(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._hold, args=(conn, time.monotonic()), daemon=True).start()
 
     def _hold(self, conn: socket.socket, came: float) -> None:
         conn.settimeout(0.1)

@@ -12,17 +12,17 @@ manifests/                  stand-ins of the manifests a site pins by checksum (
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from dlrs_harness.sandbox.scripts import load_script
 
 if TYPE_CHECKING:
     from dlrs_harness.sandbox.cluster import SandboxState
@@ -128,23 +128,13 @@ def write_manifests(directory: Path, root: Path) -> dict[str, Manifest | None]:
             pod_network, hashlib.sha256(POD_NETWORK_STAND_IN.encode()).hexdigest()
         )
     }
-    helper = _load_module(root / "tests" / "standins" / "k8s" / "training_operator_manifest.py")
+    helper = load_script(root / "tests" / "standins" / "k8s" / "training_operator_manifest.py")
     crd = helper.find_tfjob_crd(root) if helper else None
     operator = out / TRAINING_OPERATOR_FILE
     manifests["training_operator"] = (
         Manifest(operator, helper.write(operator, crd)) if helper and crd else None
     )
     return manifests
-
-
-def _load_module(path: Path) -> ModuleType | None:
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location(f"_dlrs_sandbox_{path.stem}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def ensure_key_pair(directory: Path) -> tuple[Path, str]:

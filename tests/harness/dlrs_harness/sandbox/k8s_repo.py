@@ -46,6 +46,7 @@ from typing import Any
 
 import yaml
 
+from dlrs_harness.sandbox.scripts import load_script
 from dlrs_provision.errors import EnvironmentProblem
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ KEY_CACHE_DIR = ".cache/k8s-repo"
 SECRET_KEY_FILE = "signing-key.asc"
 PUBLIC_KEY_FILE = "Release.key"
 CRD_NAME = "kubeflow.org_tfjobs.v1.9.0.yaml"
-CRD_ENV = "DLRS_TFJOB_CRD"
 # Bump when the way this module builds the repositories changes (not the recipe files).
 BUILD_LOGIC_VERSION = "3"  # 3: release binaries (build_release_tree)
 # File times inside the debs (reproducible builds: the same recipe gives the same debs).
@@ -165,15 +165,11 @@ def _yaml(path: Path) -> Any:
 
 
 def find_tfjob_crd(root: Path) -> Path | None:
-    """The reference copy of the training operator's TFJob CRD, where the unit tests find it."""
-    for candidate in (
-        os.environ.get(CRD_ENV, ""),
-        str(root / "tests" / "data" / "kubeflow" / CRD_NAME),
-        str(root.parent / "shared" / "reference" / CRD_NAME),
-    ):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
+    """The reference copy of the training operator's TFJob CRD, by the search of the stand-in
+    manifest's builder (tests/standins/k8s/training_operator_manifest.py), which the unit tests
+    use too."""
+    helper = load_script(root / STANDINS_DIR / "training_operator_manifest.py")
+    return helper.find_tfjob_crd(root) if helper else None
 
 
 def recipe_files(root: Path) -> list[Path]:
