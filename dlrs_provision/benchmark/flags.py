@@ -28,22 +28,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dlrs_provision import benchmark_defaults
+
 BENCHMARKS = ("synthetic", "tf_cnn_benchmarks", "image")
 MOUNT = "/opt/dlrs-benchmark"  # where the node's benchmark folder appears in the container
 SYNTHETIC_FILE = "synthetic.py"
 CHECKOUT_DIR = "benchmarks"  # the git checkout, under the node's benchmark folder
 TF_CNN_SCRIPT = "scripts/tf_cnn_benchmarks/tf_cnn_benchmarks.py"
 DEFAULT_COMMAND = "tf_cnn_benchmarks"
-# What is benchmarked unless told otherwise: the seed's ResNet50 run. The one place these live:
-# the CLI, tfjob.py, the benchmark role (filter dlrs_benchmark_default) and run.py read them.
-DEFAULT_MODEL = "resnet50"
-DEFAULT_BATCH_SIZE = 64
-DEFAULT_NUM_BATCHES = 100
-DEFAULTS = {
-    "model": DEFAULT_MODEL,
-    "batch_size": DEFAULT_BATCH_SIZE,
-    "num_batches": DEFAULT_NUM_BATCHES,
-}
+# What is benchmarked unless told otherwise: the seed's ResNet50 run, declared once in
+# dlrs_provision/benchmark_defaults.py (a plain module, so the collection's filters can ship it).
+DEFAULT_MODEL = benchmark_defaults.DEFAULT_MODEL
+DEFAULT_BATCH_SIZE = benchmark_defaults.DEFAULT_BATCH_SIZE
+DEFAULT_NUM_BATCHES = benchmark_defaults.DEFAULT_NUM_BATCHES
+DEFAULTS = benchmark_defaults.DEFAULTS
 LABELS = ("tuned", "untuned")
 
 

@@ -6,7 +6,7 @@
         -> where kubeadm and the pause image come from
     {{ 'mkl' | dlrs_variant }}  -> {image, benchmark, benchmark_ref, data_format, openmp}
                                    (catalog.py)
-    {{ 'batch_size' | dlrs_benchmark_default }}  -> 64 (benchmark/flags.py)
+    {{ 'batch_size' | dlrs_benchmark_default }}  -> 64 (benchmark_defaults.py)
     {{ inventory_dir | dlrs_state_dir }}  -> the inventory's state folder (paths.py; it honours
                                              DLRS_PROVISION_STATE on the controller)
 
@@ -20,12 +20,10 @@ import sys
 from pathlib import Path
 
 try:
-    from dlrs_provision import catalog, cluster_registry, paths
-    from dlrs_provision.benchmark import flags
+    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, paths
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from dlrs_provision import catalog, cluster_registry, paths
-    from dlrs_provision.benchmark import flags
+    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, paths
 
 from ansible.errors import AnsibleFilterError
 
@@ -58,10 +56,11 @@ def dlrs_variant(name):
 
 def dlrs_benchmark_default(key):
     try:
-        return flags.DEFAULTS[str(key)]
+        return benchmark_defaults.DEFAULTS[str(key)]
     except KeyError:
         raise AnsibleFilterError(
-            f"dlrs_benchmark_default: no default {key!r}; known: {', '.join(flags.DEFAULTS)}"
+            f"dlrs_benchmark_default: no default {key!r}; "
+            f"known: {', '.join(benchmark_defaults.DEFAULTS)}"
         ) from None
 
 
