@@ -16,9 +16,14 @@ def _entry_points(role: Path) -> dict:
     return yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
 
 
+def _prefix(role: Path) -> str:
+    # dlrs_defaults holds the inventory settings themselves, named dlrs_ (settings.py)
+    return "dlrs_" if role.name == "dlrs_defaults" else f"{role.name}_"
+
+
 def _inputs(role: Path, options) -> set[str]:
     """Options named after another role: inputs that role sets, not defaults of this one."""
-    return {name for name in options if not name.startswith(f"{role.name}_")}
+    return {name for name in options if not name.startswith(_prefix(role))}
 
 
 def _cached_facts(role: Path) -> set[str]:
@@ -42,9 +47,7 @@ def test_argument_specs_list_exactly_the_defaults(role):
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_every_default_carries_the_role_prefix(role):
     defaults = yaml.safe_load((role / "defaults/main.yml").read_text()) or {}
-    # dlrs_defaults holds the inventory settings themselves, named dlrs_ (settings.py)
-    prefix = "dlrs_" if role.name == "dlrs_defaults" else f"{role.name}_"
-    assert all(name.startswith(prefix) for name in defaults), sorted(defaults)
+    assert all(name.startswith(_prefix(role)) for name in defaults), sorted(defaults)
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
