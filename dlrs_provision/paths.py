@@ -10,6 +10,7 @@ from dlrs_provision.errors import EnvironmentProblem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FILTER_PLUGINS = PACKAGE_DIR / "ansible_plugins" / "filter"
+CACHE_PLUGINS = PACKAGE_DIR / "ansible_plugins" / "cache"
 # playbooks/, roles/ and ansible.cfg as the wheel carries them (copied there by setup.py)
 SHIPPED_DIR = PACKAGE_DIR / "_ansible"
 STATE_ENV = "DLRS_PROVISION_STATE"
@@ -63,3 +64,40 @@ def facts_dir(inventory: Path) -> Path:
 
 def runs_dir(inventory: Path) -> Path:
     return state_dir(inventory) / "runs"
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its missing parents) for this user only (0700) and return it.
+
+    The state folder holds facts, run artifacts and keys: nobody else reads it. A folder that
+    exists already is made 0700 too (older versions created them with the umask's mode). A part
+    of the path that is a file, or a folder that cannot be created, is an EnvironmentProblem
+    (exit 3) naming the culprit, not a traceback.
+    """
+    path = Path(path)
+    for part in (*reversed(path.parents), path):
+        if part.exists() and not part.is_dir():
+            raise EnvironmentProblem(
+                f"the state folder {path} cannot be created: {part} is a file, not a folder",
+                f"move or remove {part}, or point {STATE_ENV} at a folder",
+            )
+    try:
+        for part in (*reversed(path.parents), path):
+            if not part.exists():
+                part.mkdir(mode=0o700)
+        if path.stat().st_uid == os.getuid():
+            path.chmod(0o700)
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"the state folder {path} cannot be created: {exc.strerror}",
+            f"make its parent writable, or point {STATE_ENV} at a folder you can write",
+        ) from None
+    return path
+
+
+def ensure_state(inventory: Path) -> Path:
+    """The inventory's state folder with its facts/ and runs/, all 0700; returns the state folder."""
+    state = private_dir(state_dir(inventory))
+    private_dir(state / "facts")
+    private_dir(state / "runs")
+    return state

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from dlrs_provision import paths
 from dlrs_provision.errors import EnvironmentProblem
 
@@ -179,6 +181,10 @@ class _EventTranslator:
                 setattr(self.hosts.setdefault(host, HostSummary()), attr, int(count))
 
 
+# The environment Ansible runs with is chosen by an allow-list: these names from the
+# controller's environment, the LC_* locale, proxies without credentials, and the ANSIBLE_*
+# settings the toolkit or ansible-runner set for the run. Anything else (cloud keys, tokens,
+# passwords under any name) stays out of Ansible and out of the run's artifacts.
 _KEEP = {
     "PATH",
     "HOME",
@@ -193,32 +199,46 @@ _KEEP = {
     "SSH_AUTH_SOCK",
     "PYTHONPATH",
     "VIRTUAL_ENV",
-    "ORIGINAL_STDOUT_CALLBACK",
-    "AD_HOC_COMMAND_ID",
     paths.STATE_ENV,
 }
-_KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
+_KEEP_PREFIXES = ("LC_",)
 _PROXIES = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
-_SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "CREDENTIAL")
+# ANSIBLE_* settings an operator may give from outside: where files are (the vault password
+# file, the SSH key), who to connect as. Never a password or token itself.
+_USER_ANSIBLE = {
+    "ANSIBLE_VAULT_PASSWORD_FILE",
+    "ANSIBLE_VAULT_IDENTITY_LIST",
+    "ANSIBLE_PRIVATE_KEY_FILE",
+    "ANSIBLE_REMOTE_USER",
+    "ANSIBLE_BECOME_PASSWORD_FILE",
+    "ANSIBLE_CONNECTION_PASSWORD_FILE",
+    "ANSIBLE_SSH_CONTROL_PATH_DIR",
+    "ANSIBLE_LOCAL_TEMP",
+    "ANSIBLE_REMOTE_TEMP",
+    "ANSIBLE_HOME",
+    "ANSIBLE_FORKS",
+    "ANSIBLE_TIMEOUT",
+}
 
 
-def filter_env(env: dict[str, str]) -> dict[str, str]:
-    """The environment Ansible runs with: what it needs, and nothing that may hold a secret.
+def _proxy_has_credentials(value: str) -> bool:
+    return "@" in value
 
-    Kept: locale, paths, the SSH agent socket, ANSIBLE_* settings (except any whose name says
-    password, token or secret and is not a *_FILE path), and proxies without credentials.
+
+def filter_env(env: dict[str, str], set_for_run: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
+    """The environment Ansible runs with, by allow-list (see _KEEP): what it needs, nothing else.
+
+    `set_for_run` names the variables the toolkit (ansible_env) and ansible-runner set for this
+    run (ANSIBLE_*, RUNNER_*, AWX_*): those are kept whatever their name.
     """
     out = {}
     for key, value in env.items():
-        if key in _PROXIES:
-            if "@" not in value:
-                out[key] = value
-            continue
-        if key.startswith(_KEEP_PREFIXES):
-            if any(w in key.upper() for w in _SECRET_WORDS) and not key.endswith("_FILE"):
-                continue
+        if key in set_for_run:
             out[key] = value
-        elif key in _KEEP:
+        elif key in _PROXIES:
+            if not _proxy_has_credentials(value):
+                out[key] = value
+        elif key in _KEEP or key in _USER_ANSIBLE or key.startswith(_KEEP_PREFIXES):
             out[key] = value
     return out
 
@@ -236,7 +256,9 @@ def ansible_env(inventory: Path, trust_new_host_keys: bool = False) -> dict[str,
         "ANSIBLE_FILTER_PLUGINS": str(paths.FILTER_PLUGINS),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_SSH_ARGS": ssh_args,
-        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        # jsonfile, writing each host's facts 0600 (ansible_plugins/cache/dlrs_facts.py)
+        "ANSIBLE_CACHE_PLUGIN": "dlrs_facts",
+        "ANSIBLE_CACHE_PLUGINS": str(paths.CACHE_PLUGINS),
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(paths.facts_dir(inventory)),
         "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -245,6 +267,37 @@ def ansible_env(inventory: Path, trust_new_host_keys: bool = False) -> dict[str,
         "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
     }
+
+
+class _UnsafeDumper(yaml.SafeDumper):
+    """Every string as `!unsafe '...'`: Ansible keeps it as text and never templates it."""
+
+
+def _unsafe_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", value, style="'")
+
+
+_UnsafeDumper.add_representer(str, _unsafe_str)
+
+
+def unsafe_vars_text(values: dict[str, Any]) -> str:
+    """Variables as YAML for `-e @file`, each string (at any depth) tagged !unsafe.
+
+    Values from the command line (a benchmark option, a git ref) reach the play as the literal
+    text: `{{ lookup('pipe', ...) }}` in one is a string, not a template run on the controller.
+    """
+    for key in values:
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"extra variable name {key!r} is not an identifier")
+    return yaml.dump(values, Dumper=_UnsafeDumper, default_flow_style=False, allow_unicode=True)
+
+
+def write_unsafe_vars(path: Path, values: dict[str, Any]) -> Path:
+    """Write unsafe_vars_text(values) to `path`, readable by this user only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(unsafe_vars_text(values))
+    return path
 
 
 def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResult:
@@ -256,15 +309,18 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
             f"ansible-runner is not importable: {exc}", "reinstall with `make venv`"
         ) from None
     inventory = opts.inventory.resolve()
+    paths.ensure_state(inventory)
     runs = paths.runs_dir(inventory)
-    runs.mkdir(parents=True, exist_ok=True)
-    paths.facts_dir(inventory).mkdir(parents=True, exist_ok=True)
     ident = time.strftime("%Y%m%d-%H%M%S") + f"-{opts.playbook.stem}"
     n = 1
     while (runs / ident).exists():
         n += 1
         ident = ident.split("+")[0] + f"+{n}"
-    (runs / ident).mkdir()
+    paths.private_dir(runs / ident / "env")
+    if opts.extravars:
+        # ansible-runner gives env/extravars to ansible-playbook as `-e @file`; written here,
+        # every string in it is tagged !unsafe so that no value becomes a template
+        write_unsafe_vars(runs / ident / "env" / "extravars", opts.extravars)
     translator = _EventTranslator(emit)
     cmdline = []
     if opts.check:
@@ -276,7 +332,6 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
         playbook=str(opts.playbook.resolve()),
         inventory=str(inventory),
         envvars=ansible_env(inventory, opts.trust_new_host_keys),
-        extravars=opts.extravars or None,
         limit=opts.limit,
         cmdline=" ".join(cmdline) or None,
         verbosity=opts.verbosity or None,
@@ -288,7 +343,11 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
     )
     # ansible-runner hands Ansible a copy of our whole environment and writes it to the
     # artifacts (the `command` file). Keep only what Ansible needs, before anything is written.
-    runner.config.env = filter_env(runner.config.env)
+    ours = ansible_env(inventory, opts.trust_new_host_keys)
+    set_for_run = {
+        k for k, v in runner.config.env.items() if k in ours or os.environ.get(k) != v
+    }
+    runner.config.env = filter_env(runner.config.env, set_for_run)
     runner.run()
     return RunResult(
         status=runner.status,

@@ -237,7 +237,7 @@ def survey(
     from dlrs_provision import kube_state
 
     folder = staging / "survey"
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     result = runner.run_playbook(
         runner.RunOptions(
             inventory=inv.path,
@@ -272,10 +272,10 @@ def execute(
     say: Callable[[str], None] = lambda _line: None,
 ) -> Outcome:
     """Run the playbook, then read the logs and write the report under the run's folder."""
+    paths.ensure_state(inv.path)
     runs = paths.runs_dir(inv.path)
-    runs.mkdir(parents=True, exist_ok=True)
     staging = runs / f".benchmark-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    staging.mkdir()
+    staging.mkdir(mode=0o700)
     manifest = None
     warnings: list[str] = []
     if request.mode == "multi":

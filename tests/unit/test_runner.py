@@ -222,22 +222,126 @@ def test_environment_filter_keeps_what_ansible_needs():
         {
             "PATH": "/bin",
             "SSH_AUTH_SOCK": "/tmp/agent",
+            "LC_ALL": "C.UTF-8",
             "ANSIBLE_CONFIG": "/x/ansible.cfg",
             "ANSIBLE_VAULT_PASSWORD_FILE": "/x/vault-pass",
             "ANSIBLE_NET_PASSWORD": "p",
+            "ANSIBLE_BECOME_PASS": "p",
+            "ANSIBLE_SOMETHING_NEW": "x",
             "AWS_SECRET_ACCESS_KEY": "k",
+            "DLRS_REGISTRY_PASSWORD": "p",
+            "MY_API_KEY": "k",
             "http_proxy": "http://proxy:3128",
             "https_proxy": "http://user:pw@proxy:3128",
             "GITHUB_TOKEN": "t",
-        }
+            "RUNNER_OMIT_EVENTS": "False",
+        },
+        {"ANSIBLE_CONFIG", "RUNNER_OMIT_EVENTS"},
     )
     assert env == {
         "PATH": "/bin",
         "SSH_AUTH_SOCK": "/tmp/agent",
+        "LC_ALL": "C.UTF-8",
         "ANSIBLE_CONFIG": "/x/ansible.cfg",
         "ANSIBLE_VAULT_PASSWORD_FILE": "/x/vault-pass",
         "http_proxy": "http://proxy:3128",
+        "RUNNER_OMIT_EVENTS": "False",
     }
+
+
+def test_ansible_sees_only_allowed_variables(tmp_path, state, monkeypatch):
+    """An allow-list, not a deny-list: a variable whose name says nothing secret (MY_API_KEY),
+    or an ANSIBLE_* setting of the operator's shell that the toolkit does not set, does not reach
+    the play; the toolkit's own settings and the locale do."""
+    monkeypatch.setenv("MY_API_KEY", "k-7f2a")
+    monkeypatch.setenv("ANSIBLE_SOMETHING_NEW", "x-7f2a")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Environment
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Report the environment
+              ansible.builtin.debug:
+                msg: "{{ lookup('ansible.builtin.env', 'MY_API_KEY', default='-') }}
+                  {{ lookup('ansible.builtin.env', 'ANSIBLE_SOMETHING_NEW', default='-') }}
+                  {{ lookup('ansible.builtin.env', 'LC_ALL', default='-') }}
+                  {{ lookup('ansible.builtin.env', 'ANSIBLE_CACHE_PLUGIN', default='-') }}"
+        """,
+    )
+    result, events = run(tmp_path, playbook)
+    assert result.ok
+    notes = [e.message for e in events if e.kind == "result" and e.message]
+    assert notes and notes[0].split() == ["-", "-", "C.UTF-8", "dlrs_facts"]
+    command = json.loads((result.artifact_dir / "command").read_text())
+    assert "k-7f2a" not in json.dumps(command)
+
+
+def test_command_line_values_reach_the_play_as_text_not_templates(tmp_path, state):
+    """A real ansible-playbook run: a value with a Jinja lookup reaches the play literally and
+    runs nothing on the controller (today's -e would template it)."""
+    marker = tmp_path / "pwned"
+    value = "{{ lookup('pipe', 'touch " + str(marker) + "') }}"
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Values
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Use the value as a module argument and in a template
+              ansible.builtin.debug:
+                msg: "[{{ given }}] [{{ nested.items_[0] }}] [{{ count + 1 }}]"
+        """,
+    )
+    result, events = run(
+        tmp_path,
+        playbook,
+        extravars={"given": value, "nested": {"items_": [value]}, "count": 41},
+    )
+    assert result.ok, result.output_tail()
+    notes = [e.message for e in events if e.kind == "result" and e.message]
+    assert notes == [f"[{value}] [{value}] [42]"]
+    assert not marker.exists()
+    extravars = result.artifact_dir / "env" / "extravars"
+    assert "!unsafe" in extravars.read_text()
+    assert extravars.stat().st_mode & 0o777 == 0o600
+
+
+def test_unsafe_vars_refuse_names_that_are_no_identifiers():
+    with pytest.raises(ValueError):
+        runner.unsafe_vars_text({"a b": 1})
+
+
+def test_state_folders_are_private_and_facts_files_0600(tmp_path, state):
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Facts
+          hosts: all
+          gather_facts: true
+          gather_subset: [min]
+          tasks: []
+        """,
+    )
+    result, _ = run(tmp_path, playbook)
+    assert result.ok, result.output_tail()
+    for folder in (state, state / "facts", state / "runs", result.artifact_dir):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    cached = list((state / "facts").iterdir())
+    assert cached and all(p.stat().st_mode & 0o777 == 0o600 for p in cached)
+
+
+def test_state_folder_that_is_a_file_is_exit_3_naming_it(tmp_path, monkeypatch):
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(paths.STATE_ENV, str(blocker / "inner"))
+    with pytest.raises(paths.EnvironmentProblem) as caught:
+        paths.ensure_state(tmp_path / "hosts.yml")
+    assert caught.value.exit_code == 3
+    assert str(blocker) in caught.value.message and "is a file" in caught.value.message
 
 
 def test_json_progress_lines(tmp_path, state):

@@ -9,6 +9,7 @@ ANSIBLE_CACHE_PLUGIN_CONNECTION) still wins.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ except ImportError:  # pragma: no cover - depends on how Ansible was installed
     from dlrs_provision import paths
 
 from ansible import context
+from ansible.errors import AnsibleError
 from ansible.plugins.cache.jsonfile import CacheModule as JsonFileCacheModule
 
 DOCUMENTATION = """
@@ -67,11 +69,23 @@ def inventory_facts_dir(sources) -> str:
 
 
 class CacheModule(JsonFileCacheModule):
-    """jsonfile in the inventory's state folder."""
+    """jsonfile in the inventory's state folder: the folder 0700, each host's file 0600 (facts
+    name the hosts' addresses, users and hardware; jsonfile itself leaves them 0644)."""
 
     def _get_cache_connection(self, source):
         if source:
-            return super()._get_cache_connection(source)
-        folder = Path(inventory_facts_dir(context.CLIARGS.get("inventory")))
-        folder.mkdir(parents=True, exist_ok=True)
+            folder = Path(super()._get_cache_connection(source))
+        else:
+            folder = Path(inventory_facts_dir(context.CLIARGS.get("inventory")))
+        try:
+            paths.private_dir(folder)
+        except paths.EnvironmentProblem as exc:
+            raise AnsibleError(exc.message + (f"; fix: {exc.hint}" if exc.hint else "")) from None
         return str(folder)
+
+    def set(self, key, value):
+        super().set(key, value)
+        try:
+            os.chmod(self._get_cache_file_name(key), 0o600)
+        except OSError:
+            pass  # jsonfile has already warned that the file could not be written
