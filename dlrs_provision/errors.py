@@ -8,6 +8,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a run happened and something on a host failed
 EXIT_USAGE = 2  # bad input: nothing was touched
 EXIT_ENVIRONMENT = 3  # the controller lacks something (Docker, Python, a file)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
+EXIT_BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
 
 
 class DlrsError(Exception):

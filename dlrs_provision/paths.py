@@ -96,7 +96,7 @@ def private_dir(path: Path) -> Path:
 
 
 def ensure_state(inventory: Path) -> Path:
-    """The inventory's state folder with its facts/ and runs/, all 0700; returns the state folder."""
+    """The inventory's state folder, its facts/ and runs/ made 0700; returns the state folder."""
     state = private_dir(state_dir(inventory))
     private_dir(state / "facts")
     private_dir(state / "runs")

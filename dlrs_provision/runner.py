@@ -225,7 +225,9 @@ def _proxy_has_credentials(value: str) -> bool:
     return "@" in value
 
 
-def filter_env(env: dict[str, str], set_for_run: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
+def filter_env(
+    env: dict[str, str], set_for_run: frozenset[str] | set[str] = frozenset()
+) -> dict[str, str]:
     """The environment Ansible runs with, by allow-list (see _KEEP): what it needs, nothing else.
 
     `set_for_run` names the variables the toolkit (ansible_env) and ansible-runner set for this
@@ -344,9 +346,7 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
     # ansible-runner hands Ansible a copy of our whole environment and writes it to the
     # artifacts (the `command` file). Keep only what Ansible needs, before anything is written.
     ours = ansible_env(inventory, opts.trust_new_host_keys)
-    set_for_run = {
-        k for k, v in runner.config.env.items() if k in ours or os.environ.get(k) != v
-    }
+    set_for_run = {k for k, v in runner.config.env.items() if k in ours or os.environ.get(k) != v}
     runner.config.env = filter_env(runner.config.env, set_for_run)
     runner.run()
     return RunResult(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from dlrs_provision import runner
-from dlrs_provision.commands import hosts
+from dlrs_provision.commands import hosts, options
 from dlrs_provision.commands.console import err, load_inventory, out
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK
 
@@ -31,24 +31,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="single mode: also run each node with TensorFlow's defaults (no thread flags)",
     )
-    p.add_argument("--image", help="the image to run (default: each node's dlrs_image/variant)")
+    p.add_argument(
+        "--image",
+        type=options.image_ref,
+        help="the image to run (default: each node's dlrs_image/variant)",
+    )
     p.add_argument(
         "--benchmark",
         choices=("synthetic", "tf_cnn_benchmarks", "image"),
         help="synthetic (the toolkit's ResNet50), tf_cnn_benchmarks (a git checkout), or image "
         "(the image's own tf_cnn_benchmarks command); default: the variant's",
     )
-    p.add_argument("--benchmark-repo", help="git URL of tf_cnn_benchmarks")
+    p.add_argument(
+        "--benchmark-repo",
+        type=options.git_repo,
+        help="git URL of tf_cnn_benchmarks (https://, ssh://, file:// or a path)",
+    )
     p.add_argument(
         "--benchmark-ref",
+        type=options.git_ref,
         help="branch, tag or commit (default: cnn_tf_v1.12_compatible for TensorFlow 1.x "
         "variants, master for onednn)",
     )
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--num-batches", type=int, default=100)
-    p.add_argument("--model", default="resnet50")
+    p.add_argument("--batch-size", type=options.int_range(1, 65536), default=64)
+    p.add_argument("--num-batches", type=options.int_range(1, 1_000_000), default=100)
     p.add_argument(
-        "--timeout", type=int, default=3600, help="seconds per run, or for the TFJob (3600)"
+        "--model", type=options.model, default="resnet50", help="a tf_cnn_benchmarks model"
+    )
+    p.add_argument(
+        "--timeout",
+        type=options.int_range(1, 7 * 86400),
+        default=3600,
+        help="seconds per run, or for the TFJob (3600)",
     )
     hosts.add_options(p, check=False, json_lines=False)
     p.set_defaults(func=run)

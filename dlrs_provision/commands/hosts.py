@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from dlrs_provision import inventory, paths, preflight, reach, runner
+from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, out
 
 
@@ -21,7 +22,9 @@ def add_options(p: argparse.ArgumentParser, *, check: bool = True, json_lines: b
         "(a changed key still fails)",
     )
     p.add_argument(
-        "--limit", help="restrict the run to these hosts or groups (comma-separated pattern)"
+        "--limit",
+        type=options.limit_pattern,
+        help="restrict the run to these hosts or groups (comma-separated pattern)",
     )
     if check:
         p.add_argument("--check", action="store_true", help="dry run: report what would change")

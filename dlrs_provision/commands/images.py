@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dlrs_provision import report
 from dlrs_provision.catalog import IMAGES, VARIANTS
+from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, out
 from dlrs_provision.errors import EXIT_OK
 
@@ -30,14 +31,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--image",
         action="append",
         default=[],
+        type=options.image_ref,
         metavar="REF",
         help="an image to save (repeat for more; default: the inventory's images, else every "
         "variant's default image)",
     )
     q.add_argument("--inventory", help="take the images, upstream and insecure registries from it")
-    q.add_argument("-o", "--out", required=True, metavar="ARCHIVE", help="the archive to write")
+    q.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=options.output_file,
+        metavar="ARCHIVE",
+        help="the archive to write",
+    )
     q.add_argument(
         "--registry",
+        type=options.registry_host,
         metavar="HOST:PORT",
         help="take docker.io images from this registry (a mirror of Docker Hub; default: the "
         "inventory's dlrs_upstream_registry, else Docker Hub)",
@@ -46,12 +56,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--insecure-registry",
         action="append",
         default=[],
+        type=options.registry_host,
         metavar="HOST:PORT",
         help="a registry reached over plain HTTP (repeat for more)",
     )
-    q.add_argument("--ca-file", help="CA bundle to check the source registries' certificates with")
     q.add_argument(
-        "--platform", default="linux/amd64", help="platform taken from a multi-platform image"
+        "--ca-file",
+        type=options.ca_file,
+        help="CA bundle to check the source registries' certificates with",
+    )
+    q.add_argument(
+        "--platform",
+        type=options.platform,
+        default="linux/amd64",
+        help="platform taken from a multi-platform image",
     )
     q.set_defaults(func=run_save)
     q = images.add_parser(
@@ -63,6 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("inventory", help="the cluster's inventory (its master runs the registry)")
     q.add_argument(
         "--registry",
+        type=options.host_port,
         metavar="HOST:PORT",
         help="the address this machine reaches the master's registry by (default: "
         "dlrs_registry_cache_host or the master's name, and dlrs_registry_cache_port)",

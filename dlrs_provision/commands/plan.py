@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from dlrs_provision import plan, report
+from dlrs_provision.commands import options
 from dlrs_provision.commands.console import load_inventory, out
 from dlrs_provision.errors import EXIT_OK
 
@@ -14,7 +15,11 @@ from dlrs_provision.errors import EXIT_OK
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="show what `cluster` would do to each host")
     p.add_argument("inventory")
-    p.add_argument("--facts-dir", help="fact cache folder (default: the inventory's own)")
+    p.add_argument(
+        "--facts-dir",
+        type=options.input_folder("facts folder"),
+        help="fact cache folder (default: the inventory's own)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, load_inventory, out
 from dlrs_provision.errors import EXIT_OK
 
@@ -14,18 +15,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     kinds = p.add_subparsers(dest="render_kind", metavar="KIND", required=True)
     q = kinds.add_parser("tfjob", help="the distributed benchmark as a Kubeflow TFJob")
     q.add_argument("inventory")
-    q.add_argument("--facts-dir", help="fact cache folder (default: the inventory's own)")
-    q.add_argument("--workers", help="comma-separated worker hosts (default: group workers)")
-    q.add_argument("--ps", type=int, default=1, help="parameter servers (default 1)")
-    q.add_argument("--batch-size", type=int, default=64)
-    q.add_argument("--num-batches", type=int, default=100)
-    q.add_argument("--model", default="resnet50")
+    q.add_argument(
+        "--facts-dir",
+        type=options.input_folder("facts folder"),
+        help="fact cache folder (default: the inventory's own)",
+    )
+    q.add_argument(
+        "--workers",
+        type=options.host_list,
+        help="comma-separated worker hosts (default: group workers)",
+    )
+    q.add_argument(
+        "--ps", type=options.int_range(1, 64), default=1, help="parameter servers, 1 to 64 (1)"
+    )
+    q.add_argument("--batch-size", type=options.int_range(1, 65536), default=64)
+    q.add_argument("--num-batches", type=options.int_range(1, 1_000_000), default=100)
+    q.add_argument("--model", type=options.model, default="resnet50")
     q.add_argument(
         "--benchmark",
         choices=("tf_cnn_benchmarks", "synthetic"),
         help="default: the variant's (tf_cnn_benchmarks for the TF1 images)",
     )
-    q.add_argument("--out", help="write the YAML here instead of standard output")
+    q.add_argument(
+        "--out",
+        "-o",
+        type=options.output_file,
+        help="write the YAML here instead of standard output",
+    )
     q.set_defaults(func=run_tfjob)
 
 
@@ -36,7 +52,7 @@ def run_tfjob(args: argparse.Namespace) -> int:
     manifests = tfjob.build(
         inv,
         Path(args.facts_dir) if args.facts_dir else None,
-        workers=args.workers.split(",") if args.workers else None,
+        workers=args.workers or None,
         ps=args.ps,
         batch_size=args.batch_size,
         model=args.model,

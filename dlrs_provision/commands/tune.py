@@ -7,6 +7,7 @@ import json
 
 from dlrs_provision import report, tuning
 from dlrs_provision.catalog import VARIANTS
+from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, out
 from dlrs_provision.errors import EXIT_OK, UsageError
 from dlrs_provision.facts import load_facts
@@ -33,13 +34,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the benchmark on this machine over inter x intra thread counts "
         "and compare the best with the calculator's choice",
     )
-    sweep.add_argument("--inter", help="inter values, e.g. 1,2 (default: around the choice)")
-    sweep.add_argument("--intra", help="intra values, e.g. 1,2,4")
-    sweep.add_argument("--batch-size", type=int, default=16)
-    sweep.add_argument("--num-batches", type=int, default=10)
-    sweep.add_argument("--repeats", type=int, default=1, help="runs per point (median counts)")
-    sweep.add_argument("--python", help="a Python with TensorFlow (default: .venv-tf's)")
-    sweep.add_argument("--out", help="folder for sweep.md and sweep.json")
+    sweep.add_argument(
+        "--inter",
+        type=options.int_list(1, 1024),
+        help="inter values, e.g. 1,2 (default: around the choice)",
+    )
+    sweep.add_argument("--intra", type=options.int_list(1, 1024), help="intra values, e.g. 1,2,4")
+    sweep.add_argument("--batch-size", type=options.int_range(1, 65536), default=16)
+    sweep.add_argument("--num-batches", type=options.int_range(1, 1_000_000), default=10)
+    sweep.add_argument(
+        "--repeats",
+        type=options.int_range(1, 100),
+        default=1,
+        help="runs per point (median counts)",
+    )
+    sweep.add_argument(
+        "--python", type=options.executable, help="a Python with TensorFlow (default: .venv-tf's)"
+    )
+    sweep.add_argument(
+        "--out", type=options.output_folder, help="folder for sweep.md and sweep.json"
+    )
     p.set_defaults(func=run)
 
 
@@ -66,7 +80,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from dlrs_provision.benchmark import sweep
 
     python = sweep.find_python(args.python)
-    grid = [None if not v else [int(x) for x in v.split(",")] for v in (args.inter, args.intra)]
+    grid = [v or None for v in (args.inter, args.intra)]
     settings = sweep.Settings(
         batch_size=args.batch_size, num_batches=args.num_batches, repeats=args.repeats
     )

@@ -9,6 +9,7 @@ ANSIBLE_CACHE_PLUGIN_CONNECTION) still wins.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -85,7 +86,6 @@ class CacheModule(JsonFileCacheModule):
 
     def set(self, key, value):
         super().set(key, value)
-        try:
+        # (a file that could not be written: jsonfile has already warned)
+        with contextlib.suppress(OSError):
             os.chmod(self._get_cache_file_name(key), 0o600)
-        except OSError:
-            pass  # jsonfile has already warned that the file could not be written
