@@ -26,8 +26,10 @@ path (clearlinux/stacks-dlaas-mkl), so that the nodes' pulls through the cluster
 them as they would through the cache. registry.k8s.io images go where kubeadm looks with the
 cluster registry as imageRepository: `<registry>[/<path>]/<name>`, CoreDNS at `coredns`.
 
-Both write nothing half-done: `save` writes FILE.part and renames it when every blob has been
-checked; `load` pushes blobs first and a tag last, so a tag never names an incomplete image.
+Both write nothing half-done: `save` writes a temporary file beside FILE (made by mkstemp:
+an unpredictable name, created exclusively, no symlink followed) and renames it onto FILE
+when every blob has been checked; `load` pushes blobs first and a tag last, so a tag never
+names an incomplete image.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import logging
 import os
 import re
 import tarfile
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,14 +225,25 @@ def save(
         raise UsageError(
             f"{out}: the folder {out.parent} does not exist", "create it, or write elsewhere"
         )
-    part = out.with_name(out.name + ".part")
+    if out.exists() and not out.is_file():
+        raise UsageError(
+            f"{out} is not a regular file (a device or FIFO)",
+            "give a file name, e.g. -o dlrs-images.tar",
+        )
+    # the partial archive: an unpredictable name in the target folder, created with O_EXCL
+    # (mkstemp), so no other user's link or file can be written through; renamed when complete
+    fd, part_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    part = Path(part_name)
     clients: dict[str, RegistryClient] = {}
     written: set[str] = set()
     saved: list[SavedImage] = []
     entries: list[dict[str, Any]] = []
     current = refs[0] if refs else None
     try:
-        with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            os.fdopen(fd, "wb") as handle,
+            tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             _add_bytes(tar, "oci-layout", json.dumps(LAYOUT_VERSION).encode())
             for ref in refs:
                 current = ref
@@ -301,6 +315,9 @@ def save(
                 )
             index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
             _add_bytes(tar, "index.json", json.dumps(index, indent=2).encode())
+        umask = os.umask(0)
+        os.umask(umask)
+        part.chmod(0o666 & ~umask)  # an archive of public images: the mode a new file gets
         os.replace(part, out)
     except RegistryError as exc:
         part.unlink(missing_ok=True)

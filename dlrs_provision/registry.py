@@ -14,6 +14,12 @@ most registries ask for (a 401 with `WWW-Authenticate: Bearer realm=...` is answ
 a token from the realm for the repository's scope). Redirects (Docker Hub sends blob downloads
 to a CDN) are followed by hand, so that credentials are never sent to another host.
 
+Where credentials go: only over http(s) (a realm or redirect with another scheme is refused);
+only to the registry's own host, or to a token realm on that host (Docker Hub's
+auth.docker.io for registry-1.docker.io is the one known pair, KNOWN_REALMS); never over plain
+HTTP except to a loopback address. A realm elsewhere gets the token request without them
+(enough for public images), and an error then says why the credentials were withheld.
+
 Proxies: none unless `use_env_proxy=True` (the registries of a sandbox or a site are local; a
 connected machine behind a proxy that runs `images save` asks for it).
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import ipaddress
 import json
 import re
 import ssl
@@ -53,6 +60,46 @@ USER_AGENT = f"dlrs-provision/{__version__}"
 CHUNK = 1 << 20
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEADER_PARAM = re.compile(r'(\w+)="([^"]*)"')
+SCHEMES = ("http", "https")
+# token services on another host than their registry that may be sent its credentials
+KNOWN_REALMS = {DOCKER_HUB_API: ("auth.docker.io",)}
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1 (a host name without its port)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _checked_url(url: str, what: str, came_from: str) -> urllib.parse.SplitResult:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise RegistryError(
+            f"{what}: {came_from} sent to {url!r}, which is no http(s) URL; refused",
+            "the registry (or something between) is misconfigured: only http:// and "
+            "https:// are followed",
+        )
+    return parts
+
+
+def credentials_may_go(registry_url: str, target_url: str) -> str | None:
+    """None when the registry's credentials may be sent to `target_url`, else the reason not."""
+    reg = urllib.parse.urlsplit(registry_url)
+    target = urllib.parse.urlsplit(target_url)
+    host = (target.hostname or "").lower()
+    reg_host = (reg.hostname or "").lower()
+    if target.scheme != "https" and not is_loopback(host):
+        return (
+            f"{target.scheme}://{target.netloc} is plain HTTP (credentials would travel in clear)"
+        )
+    if host != reg_host and host not in KNOWN_REALMS.get(reg_host, ()):
+        return f"{target.netloc} is another host than the registry {reg.netloc}"
+    return None
 
 
 class RegistryError(DlrsError):
@@ -364,6 +411,7 @@ class RegistryClient:
         self.retries = retries
         self.user_agent = user_agent
         self._tokens: dict[str, str] = {}
+        self._withheld = ""  # why the credentials were not sent, for the error that follows
         context = ssl.create_default_context(cafile=ca_file) if ca_file else None
         handlers: list[Any] = [_NoRedirect()]
         if context is not None:
@@ -399,6 +447,14 @@ class RegistryClient:
                     "given",
                     status=401,
                 )
+            why = credentials_may_go(self.base_url, self.base_url)
+            if why:
+                raise RegistryError(
+                    f"{what}: {self.base_url} asks for basic credentials over {why}; not sent",
+                    "reach the registry over https:// (with --ca-file for its CA), or from "
+                    "this machine's loopback address",
+                    status=401,
+                )
             self._tokens["__basic__"] = "1"
             return
         if kind.lower() != "bearer":
@@ -410,9 +466,13 @@ class RegistryClient:
         query = {"service": params.get("service", "")}
         if scope or params.get("scope"):
             query["scope"] = scope or params["scope"]
+        _checked_url(realm, what, f"{self.base_url}'s token challenge")
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {"User-Agent": self.user_agent}
-        if self._username is not None:
+        why = credentials_may_go(self.base_url, realm) if self._username is not None else None
+        if why:
+            self._withheld = f"the credentials were not sent to the token service {realm}: {why}"
+        elif self._username is not None:
             pair = f"{self._username}:{self._password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         try:
@@ -444,7 +504,9 @@ class RegistryClient:
         problems are retried (`retries` times, idempotent methods only) before they raise.
         """
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
-        same_host = True
+        if "://" in path_or_url:  # a Location the registry sent (uploads): http(s) only
+            _checked_url(url, what, f"{self.base_url}'s upload location")
+        same_host = urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(self.base_url).netloc
         attempts = 0
         authed = False
         redirects = 0
@@ -468,6 +530,7 @@ class RegistryClient:
                     location = exc.headers.get("Location", "")
                     exc.close()
                     new = urllib.parse.urljoin(url, location)
+                    _checked_url(new, what, f"a redirect of {self.base_url}")
                     same_host = same_host and (
                         urllib.parse.urlsplit(new).netloc == urllib.parse.urlsplit(url).netloc
                     )
@@ -481,6 +544,7 @@ class RegistryClient:
                 raise RegistryError(
                     f"{what}: {self.base_url} answered {status} {exc.reason}"
                     + (f" ({detail})" if detail else ""),
+                    self._withheld if status in (401, 403) and self._withheld else None,
                     status=status,
                 ) from None
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
