@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dlrs_provision import inventory, paths, preflight, reach, runner
+from dlrs_provision import inventory, limits, paths, preflight, reach, runner
 from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, out
 
@@ -45,12 +45,16 @@ def resume_command(args: argparse.Namespace) -> str:
     return cmd
 
 
+def selected_hosts(args: argparse.Namespace, inv: inventory.Inventory) -> list[str]:
+    """The masters and workers that --limit selects (limits.select: the same in every
+    command; an unknown name is exit 2 before any host is reached)."""
+    everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
+    return limits.select(inv, args.limit, everyone)
+
+
 def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
     """Reach every host over SSH before Ansible; print the table; False if any host fails."""
-    hosts = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
-    if args.limit:
-        wanted = set(args.limit.split(","))
-        hosts = [h for h in hosts if h in wanted] or hosts
+    hosts = selected_hosts(args, inv)
     results, unchecked = preflight.check_reach(
         inv, hosts, trust_new_host_keys=args.trust_new_host_keys
     )

@@ -29,7 +29,12 @@ def run(args: argparse.Namespace) -> int:
     if not hosts.reach_all(args, inv):
         return EXIT_FAILED
     result = hosts.run_playbook(args, "preflight.yml", check=args.check)
-    reports = preflight.host_reports(inv, paths.facts_dir(Path(args.inventory)), result)
+    selected = set(hosts.selected_hosts(args, inv))
+    reports = [
+        r
+        for r in preflight.host_reports(inv, paths.facts_dir(Path(args.inventory)), result)
+        if r.host in selected
+    ]
     if args.json:
         out(json.dumps({"kind": "preflight", "hosts": [r.__dict__ for r in reports]}))
     else:
