@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from dlrs_provision import inventory, limits, paths, preflight, reach, runner
@@ -37,11 +38,13 @@ def add_options(p: argparse.ArgumentParser, *, check: bool = True, json_lines: b
 
 def resume_command(args: argparse.Namespace) -> str:
     """The command line that runs the same thing again, after the cause of a failure is fixed."""
-    cmd = f"dlrs-provision {args.command} {args.inventory}"
+    # quoted, so that a pasted resume command is the same command (a path with spaces, or
+    # a pattern with '!', reaches the program as one argument)
+    cmd = f"dlrs-provision {args.command} {shlex.quote(str(args.inventory))}"
     if args.trust_new_host_keys:
         cmd += " --trust-new-host-keys"
     if args.limit:
-        cmd += f" --limit {args.limit}"
+        cmd += f" --limit {shlex.quote(args.limit)}"
     return cmd
 
 
@@ -54,6 +57,9 @@ def selected_hosts(args: argparse.Namespace, inv: inventory.Inventory) -> list[s
 
 def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
     """Reach every host over SSH before Ansible; print the table; False if any host fails."""
+    # the state folder (facts, artifacts) must be usable before any host is reached: one that
+    # is a file, or cannot be made, is exit 3 now, not after the hosts were touched
+    paths.ensure_state(Path(args.inventory))
     hosts = selected_hosts(args, inv)
     results, unchecked = preflight.check_reach(
         inv, hosts, trust_new_host_keys=args.trust_new_host_keys

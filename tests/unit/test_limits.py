@@ -1,5 +1,6 @@
 """--limit selects the same hosts in every command (dlrs_provision/limits.py), and an unknown
-name is exit 2 before any host is reached."""
+name is exit 2 before any host is reached; a state folder that cannot be made is exit 3, also
+before any host is reached."""
 
 from __future__ import annotations
 
@@ -72,3 +73,18 @@ def test_every_command_refuses_an_unknown_limit_before_reaching_hosts(tmp_path, 
     assert rc == 2
     assert "node9 is neither a host nor a group" in text
     assert "reachable" not in text
+
+
+def test_a_state_folder_that_is_a_file_is_exit_3_before_reaching_hosts(
+    tmp_path, capsys, monkeypatch
+):
+    path = tmp_path / "hosts.yml"
+    path.write_text(INVENTORY)
+    blocker = tmp_path / "state-file"
+    blocker.write_text("")
+    monkeypatch.setenv("DLRS_PROVISION_STATE", str(blocker))
+    rc = cli.main(["preflight", str(path)])
+    text = capsys.readouterr().err
+    assert rc == 3
+    assert f"{blocker} is a file, not a folder" in text
+    assert "Traceback" not in text and "reachable" not in text
