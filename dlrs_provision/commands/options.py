@@ -55,6 +55,7 @@ TF_CNN_MODELS = (
     "vgg19",
 )
 MODELS = tuple(sorted({*TF_CNN_MODELS, *synthetic.MODELS}))
+MAX_HOSTS = 1024  # --workers: more names than any cluster of this toolkit has
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -269,6 +270,10 @@ def host_list(text: str) -> list[str]:
     items = text.split(",")
     if any(not i for i in items):
         raise _bad(f"{text!r}: an empty name between commas: give host1,host2")
+    if len(items) > MAX_HOSTS:
+        raise _bad(f"{len(items)} hosts: give at most {MAX_HOSTS}")
+    if len(set(items)) != len(items):
+        raise _bad(f"{text!r} names a host twice: give each once")
     for item in items:
         if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", item):
             raise _bad(f"{item!r} is not an inventory host name: letters, digits, '.', '_' and '-'")

@@ -59,6 +59,12 @@ def bad_cases(tmp_path: Path, inv: str) -> list[tuple[list[str], str, str]]:
         (["render", "tfjob", inv, "--model", "resnet50;rm"], "--model", "choose one of"),
         (["render", "tfjob", inv, "--workers", "a;b"], "--workers", "host name"),
         (["render", "tfjob", inv, "--workers", "a,,b"], "--workers", "empty"),
+        (["render", "tfjob", inv, "--workers", "a,a"], "--workers", "twice"),
+        (
+            ["render", "tfjob", inv, "--workers", ",".join(f"w{i}" for i in range(2000))],
+            "--workers",
+            "at most 1024",
+        ),
         (["render", "tfjob", inv, "--batch-size", "-1"], "--batch-size", "out of range"),
         (["render", "tfjob", inv, "--num-batches", "0"], "--num-batches", "out of range"),
         (["render", "tfjob", inv, "--out", missing], "--out", "does not exist"),
