@@ -199,6 +199,14 @@ _KEEP = {
     "SSH_AUTH_SOCK",
     "PYTHONPATH",
     "VIRTUAL_ENV",
+    # which CA bundle and Docker daemon a task on the controller (connection local) uses
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "DOCKER_HOST",
+    "DOCKER_API_VERSION",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
     paths.STATE_ENV,
 }
 _KEEP_PREFIXES = ("LC_",)
