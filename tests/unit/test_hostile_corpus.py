@@ -14,21 +14,25 @@ subprocess with a 1 GiB address-space limit and a 10 s timeout.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import textwrap
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -140,12 +144,21 @@ class Case:
     note: str = ""
     env: dict[str, str] = field(default_factory=dict)
     timeout: int = CASE_TIMEOUT_S
+    unreadable: tuple[str, ...] = ()  # made mode 000; the case then runs as an unprivileged user
 
 
 CASES: list[Case] = []
 
 
-def case(id_: str, cls: str, argv: list[str] | tuple[str, ...], files: dict[str, Any], code, *culprit, **kw) -> None:
+def case(
+    id_: str,
+    cls: str,
+    argv: list[str] | tuple[str, ...],
+    files: dict[str, Any],
+    code,
+    *culprit,
+    **kw,
+) -> None:
     if FIFO in files.values():
         kw.setdefault("timeout", FIFO_TIMEOUT_S)  # an open FIFO blocks forever: 3 s says as much
     CASES.append(Case(f"{cls}-{id_}", cls, tuple(argv), files, code, tuple(culprit), **kw))
@@ -164,7 +177,9 @@ INV_COMMANDS: dict[str, Callable[[str], list[str]]] = {
 WRITERS = ("validate", "cluster", "images-save")  # the commands whose values reach hosts' files
 
 
-def over(cmds, id_: str, cls: str, files: dict[str, Any], code, *culprit, inv="{d}/hosts.yml", **kw) -> None:
+def over(
+    cmds, id_: str, cls: str, files: dict[str, Any], code, *culprit, inv="{d}/hosts.yml", **kw
+) -> None:
     for name in cmds:
         case(f"{id_}-{name}", cls, INV_COMMANDS[name](inv), files, code, *culprit, **kw)
 
@@ -199,7 +214,10 @@ NAMES = [
 for nid, worker, culprit in NAMES:
     over(ALL, nid, "host-name", {"hosts.yml": hosts_yml(workers=worker)}, 2, culprit)
 # the check stays on when the node name is set explicitly
-for nid, var in [("kubeadm-worker", "kubeadm_worker_node_name"), ("kubeadm-master", "kubeadm_master_node_name")]:
+for nid, var in [
+    ("kubeadm-worker", "kubeadm_worker_node_name"),
+    ("kubeadm-master", "kubeadm_master_node_name"),
+]:
     over(
         SOME,
         f"semicolon-{nid}",
@@ -223,100 +241,312 @@ over(SOME, "fifo", "inventory-file", {"hosts.yml": FIFO}, 2, "hosts.yml")
 over(SOME, "symlink-loop", "inventory-file", {"hosts.yml": LOOP}, 2, "hosts.yml")
 over(SOME, "missing", "inventory-file", {}, 2, "hosts.yml")
 over(SOME, "empty", "inventory-file", {"hosts.yml": ""}, 2, "hosts.yml")
-over(SOME, "binary", "inventory-file", {"hosts.yml": bytes(range(256)) * 4}, 2, "hosts.yml", ("binary", "text", "utf-8"))
-over(SOME, "utf16", "inventory-file", {"hosts.yml": GOOD.encode("utf-16")}, 2, "hosts.yml", "utf-16")
 over(
-    SOME, "yaml-no-extension", "inventory-file",
-    {"hosts": GOOD.replace("m1: {ansible_host: 10.0.0.1}", "m1: {ansible_host: 10.0.0.1")},
-    2, "hosts", "yaml", inv="{d}/hosts", note="a YAML file without extension is no INI file",
+    SOME,
+    "binary",
+    "inventory-file",
+    {"hosts.yml": bytes(range(256)) * 4},
+    2,
+    "hosts.yml",
+    ("binary", "text", "utf-8"),
 )
 over(
-    ("validate", "cluster"), "group-vars-all-is-dir", "inventory-file",
-    {"inv/hosts.yml": GOOD, "inv/group_vars/all.yml": DIR}, (0, 2), "group_vars/all.yml", inv="{d}/inv",
+    SOME, "utf16", "inventory-file", {"hosts.yml": GOOD.encode("utf-16")}, 2, "hosts.yml", "utf-16"
+)
+over(
+    SOME,
+    "yaml-no-extension",
+    "inventory-file",
+    {"hosts": GOOD.replace("m1: {ansible_host: 10.0.0.1}", "m1: {ansible_host: 10.0.0.1")},
+    2,
+    "hosts",
+    "yaml",
+    inv="{d}/hosts",
+    note="a YAML file without extension is no INI file",
+)
+over(
+    ("validate", "cluster"),
+    "group-vars-all-is-dir",
+    "inventory-file",
+    {"inv/hosts.yml": GOOD, "inv/group_vars/all.yml": DIR},
+    (0, 2),
+    "group_vars/all.yml",
+    inv="{d}/inv",
     note="Ansible reads a folder there as a folder of var files: refuse it or warn naming it",
 )
 over(
-    ("validate", "cluster"), "group-vars-is-file", "inventory-file",
-    {"inv/hosts.yml": GOOD, "inv/group_vars": "dlrs_variant: mkl\n"}, (0, 2), "group_vars", inv="{d}/inv",
+    ("validate", "cluster"),
+    "group-vars-is-file",
+    "inventory-file",
+    {"inv/hosts.yml": GOOD, "inv/group_vars": "dlrs_variant: mkl\n"},
+    (0, 2),
+    "group_vars",
+    inv="{d}/inv",
     note="Ansible ignores a group_vars file: its settings are lost, so say so (or refuse)",
 )
 over(
-    ("validate", "cluster"), "host-vars-fifo", "inventory-file",
-    {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": FIFO}, 2, "host_vars/w1.yml", inv="{d}/inv",
+    ("validate", "cluster"),
+    "host-vars-fifo",
+    "inventory-file",
+    {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": FIFO},
+    2,
+    "host_vars/w1.yml",
+    inv="{d}/inv",
 )
 over(
-    ("validate", "cluster"), "host-vars-devnull", "inventory-file",
-    {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": DEVNULL}, (0, 2), "host_vars/w1.yml", inv="{d}/inv",
+    ("validate", "cluster"),
+    "host-vars-devnull",
+    "inventory-file",
+    {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": DEVNULL},
+    (0, 2),
+    "host_vars/w1.yml",
+    inv="{d}/inv",
     note="an empty var file: refuse it or warn naming it",
 )
 over(
-    ("validate", "plan"), "empty-folder", "inventory-file", {"inv/.keep": ""}, 2, "{d}/inv", inv="{d}/inv"
+    ("validate", "plan"),
+    "empty-folder",
+    "inventory-file",
+    {"inv/.keep": ""},
+    2,
+    "{d}/inv",
+    inv="{d}/inv",
 )
 over(
-    ("validate",), "group-cycle", "inventory-file",
+    ("validate",),
+    "group-cycle",
+    "inventory-file",
     {
         "hosts.yml": GOOD
         + "    ga:\n      children:\n        gb:\n    gb:\n      children:\n        ga:\n"
     },
-    2, "ga", "gb", ("cycle", "loop", "itself"),
+    2,
+    "ga",
+    "gb",
+    ("cycle", "loop", "itself"),
 )
 over(
-    ("validate",), "ini-bad-range", "inventory-file",
+    ("validate",),
+    "ini-bad-range",
+    "inventory-file",
     {"hosts.ini": "[masters]\nm1 ansible_host=10.0.0.1\n[workers]\nw[5:1]\n"},
-    2, "hosts.ini", "w[5:1]", inv="{d}/hosts.ini",
+    2,
+    "hosts.ini",
+    "w[5:1]",
+    inv="{d}/hosts.ini",
 )
 over(
-    ("validate",), "float-version", "inventory-file",
+    ("validate",),
+    "float-version",
+    "inventory-file",
     {"hosts.yml": hosts_yml(vars_="dlrs_kubernetes_version: 1.30")},
-    2, "dlrs_kubernetes_version", "1.30", "quote", "hosts.yml:3",
+    2,
+    "dlrs_kubernetes_version",
+    "1.30",
+    "quote",
+    "hosts.yml:3",
 )
 over(
-    ("validate",), "yaml-syntax", "inventory-file",
+    ("validate",),
+    "yaml-syntax",
+    "inventory-file",
     {"hosts.yml": GOOD.replace("m1: {ansible_host: 10.0.0.1}", "m1: {ansible_host: 10.0.0.1")},
-    2, "hosts.yml:",
+    2,
+    "hosts.yml:",
 )
 over(
-    ("validate",), "tabs", "inventory-file", {"hosts.yml": GOOD.replace("    masters", "\tmasters")}, 2, "hosts.yml:",
+    ("validate",),
+    "tabs",
+    "inventory-file",
+    {"hosts.yml": GOOD.replace("    masters", "\tmasters")},
+    2,
+    "hosts.yml:",
 )
+
+# unreadable files and folders (the case runs as nobody: root reads everything)
+for uid, cmds, files, bad, culprit, inv in [
+    ("folder", SOME, {"inv/hosts.yml": GOOD}, "inv", "{d}/inv", "{d}/inv"),
+    ("hosts-file", ("validate", "cluster"), {"hosts.yml": GOOD}, "hosts.yml", "hosts.yml", None),
+    (
+        "group-vars-file",
+        ("validate", "cluster"),
+        {"inv/hosts.yml": GOOD, "inv/group_vars/all.yml": "dlrs_variant: mkl\n"},
+        "inv/group_vars/all.yml",
+        "group_vars/all.yml",
+        "{d}/inv",
+    ),
+    (
+        "host-vars-folder",
+        ("validate",),
+        {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": "dlrs_variant: mkl\n"},
+        "inv/host_vars",
+        "host_vars",
+        "{d}/inv",
+    ),
+]:
+    over(
+        cmds,
+        f"unreadable-{uid}",
+        "inventory-file",
+        files,
+        2,
+        culprit,
+        unreadable=(bad,),
+        inv=inv or "{d}/hosts.yml",
+    )
+case(
+    "unreadable",
+    "facts-file",
+    ["tune", "--facts", "{d}/f.json"],
+    {"f.json": GOOD_FACTS},
+    2,
+    "f.json",
+    unreadable=("f.json",),
+)
+for cmd, code in (("plan", 0), ("render", 2)):
+    case(
+        f"unreadable-{cmd}",
+        "cached-facts",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        GOOD_CACHED,
+        code,
+        "w1",
+        unreadable=(f"{CACHE}/w1",),
+    )
+    case(
+        f"unreadable-folder-{cmd}",
+        "cached-facts",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        GOOD_CACHED,
+        (0, 2, 3),
+        CACHE,
+        unreadable=(CACHE,),
+    )
+for cmd in ("cluster", "preflight"):
+    case(
+        f"unreadable-{cmd}",
+        "state-folder",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        GOOD_CACHED,
+        3,
+        ".dlrs-provision",
+        unreadable=(".dlrs-provision",),
+    )
 
 # --- settings and connection variables whose values reach a file on a host
 BAD_SETTINGS = [
-    ("http-proxy-newline", 'dlrs_http_proxy: "http://p:3128\\nExecStartPre=/bin/id"', "dlrs_http_proxy"),
+    (
+        "http-proxy-newline",
+        'dlrs_http_proxy: "http://p:3128\\nExecStartPre=/bin/id"',
+        "dlrs_http_proxy",
+    ),
     ("https-proxy-quote", "dlrs_https_proxy: 'http://p:3128\" x'", "dlrs_https_proxy"),
     ("http-proxy-space", "dlrs_http_proxy: 'http://p:3128 -x'", "dlrs_http_proxy"),
     ("http-proxy-nul", 'dlrs_http_proxy: "http://p:3128\\0"', "dlrs_http_proxy"),
     ("apt-proxy-cr", 'dlrs_apt_proxy: "http://p:3142\\r\\nx"', "dlrs_apt_proxy"),
     ("no-proxy-item-newline", 'dlrs_no_proxy: ["10.0.0.0/8", "a\\nb"]', "dlrs_no_proxy"),
-    ("docker-repo-trusted", 'dlrs_docker_repo_url: "https://d.example.com\\nTrusted: yes"', "dlrs_docker_repo_url"),
-    ("k8s-repo-quote", "dlrs_kubernetes_repo_url: 'https://k.example.com/\"x'", "dlrs_kubernetes_repo_url"),
-    ("k8s-key-url-space", "dlrs_kubernetes_repo_key_url: 'https://k.example.com/a b'", "dlrs_kubernetes_repo_key_url"),
-    ("docker-key-http", "dlrs_docker_repo_key_url: 'http://d.example.com/gpg'", "dlrs_docker_repo_key_url"),
+    (
+        "docker-repo-trusted",
+        'dlrs_docker_repo_url: "https://d.example.com\\nTrusted: yes"',
+        "dlrs_docker_repo_url",
+    ),
+    (
+        "k8s-repo-quote",
+        "dlrs_kubernetes_repo_url: 'https://k.example.com/\"x'",
+        "dlrs_kubernetes_repo_url",
+    ),
+    (
+        "k8s-key-url-space",
+        "dlrs_kubernetes_repo_key_url: 'https://k.example.com/a b'",
+        "dlrs_kubernetes_repo_key_url",
+    ),
+    (
+        "docker-key-http",
+        "dlrs_docker_repo_key_url: 'http://d.example.com/gpg'",
+        "dlrs_docker_repo_key_url",
+    ),
     ("mirror-not-url", "dlrs_registry_mirrors: ['not a url']", "dlrs_registry_mirrors"),
-    ("mirror-no-scheme", "dlrs_registry_mirrors: ['mirror.example.com:5000']", "dlrs_registry_mirrors"),
-    ("mirror-newline", 'dlrs_registry_mirrors: ["https://m.example.com\\n"]', "dlrs_registry_mirrors"),
+    (
+        "mirror-no-scheme",
+        "dlrs_registry_mirrors: ['mirror.example.com:5000']",
+        "dlrs_registry_mirrors",
+    ),
+    (
+        "mirror-newline",
+        'dlrs_registry_mirrors: ["https://m.example.com\\n"]',
+        "dlrs_registry_mirrors",
+    ),
     ("mirrors-not-list", "dlrs_registry_mirrors: https://m.example.com", "dlrs_registry_mirrors"),
-    ("insecure-as-url", "dlrs_insecure_registries: ['http://r.example.com:5000']", "dlrs_insecure_registries"),
-    ("insecure-quote", "dlrs_insecure_registries: ['r.example.com:5000\"']", "dlrs_insecure_registries"),
+    (
+        "insecure-as-url",
+        "dlrs_insecure_registries: ['http://r.example.com:5000']",
+        "dlrs_insecure_registries",
+    ),
+    (
+        "insecure-quote",
+        "dlrs_insecure_registries: ['r.example.com:5000\"']",
+        "dlrs_insecure_registries",
+    ),
     ("upstream-newline", 'dlrs_upstream_registry: "r.example.com\\nx"', "dlrs_upstream_registry"),
-    ("local-without-cache", "dlrs_registry_mode: local\ndlrs_registry_cache: false", "dlrs_registry_mode"),
+    (
+        "local-without-cache",
+        "dlrs_registry_mode: local\ndlrs_registry_cache: false",
+        "dlrs_registry_mode",
+    ),
     ("cache-port-range", "dlrs_registry_cache_port: 70000", "dlrs_registry_cache_port"),
     ("cache-port-text", "dlrs_registry_cache_port: abc", "dlrs_registry_cache_port"),
     ("cache-host-semicolon", "dlrs_registry_cache_host: 'm1;id'", "dlrs_registry_cache_host"),
-    ("cidr-overlap", "dlrs_pod_network_cidr: 10.96.0.0/12\ndlrs_service_cidr: 10.96.0.0/16", "dlrs_pod_network_cidr"),
-    ("cidr-overlap-inside", "dlrs_pod_network_cidr: 10.0.0.0/8\ndlrs_service_cidr: 10.96.0.0/12", "dlrs_service_cidr"),
+    (
+        "cidr-overlap",
+        "dlrs_pod_network_cidr: 10.96.0.0/12\ndlrs_service_cidr: 10.96.0.0/16",
+        "dlrs_pod_network_cidr",
+    ),
+    (
+        "cidr-overlap-inside",
+        "dlrs_pod_network_cidr: 10.0.0.0/8\ndlrs_service_cidr: 10.96.0.0/12",
+        "dlrs_service_cidr",
+    ),
     ("cidr-no-prefix", "dlrs_pod_network_cidr: 10.244.0.0", "dlrs_pod_network_cidr"),
     ("cidr-garbage", "dlrs_service_cidr: 10.96.0.0/99", "dlrs_service_cidr"),
     ("image-space", "dlrs_image: 'clearlinux/x y:1'", "dlrs_image"),
     ("image-semicolon", "dlrs_image: 'clearlinux/x;id'", "dlrs_image"),
-    ("pause-image-newline", 'dlrs_pause_image: "registry.k8s.io/pause:3.9\\nx"', "dlrs_pause_image"),
-    ("k8s-image-repo-quote", "dlrs_kubernetes_image_repository: 'r.example.com/\"'", "dlrs_kubernetes_image_repository"),
-    ("binary-url-space", "dlrs_kubernetes_binary_url: 'https://dl.example.com/a b'", "dlrs_kubernetes_binary_url"),
-    ("manifest-url-newline", 'dlrs_pod_network_manifest_url: "https://x.example.com/a.yml\\nb"', "dlrs_pod_network_manifest_url"),
+    (
+        "pause-image-newline",
+        'dlrs_pause_image: "registry.k8s.io/pause:3.9\\nx"',
+        "dlrs_pause_image",
+    ),
+    (
+        "k8s-image-repo-quote",
+        "dlrs_kubernetes_image_repository: 'r.example.com/\"'",
+        "dlrs_kubernetes_image_repository",
+    ),
+    (
+        "binary-url-space",
+        "dlrs_kubernetes_binary_url: 'https://dl.example.com/a b'",
+        "dlrs_kubernetes_binary_url",
+    ),
+    (
+        "manifest-url-newline",
+        'dlrs_pod_network_manifest_url: "https://x.example.com/a.yml\\nb"',
+        "dlrs_pod_network_manifest_url",
+    ),
     ("data-root-relative", "dlrs_docker_data_root: var/lib/docker", "dlrs_docker_data_root"),
-    ("data-root-newline", 'dlrs_docker_data_root: "/var/lib/docker\\n[Service]"', "dlrs_docker_data_root"),
+    (
+        "data-root-newline",
+        'dlrs_docker_data_root: "/var/lib/docker\\n[Service]"',
+        "dlrs_docker_data_root",
+    ),
     ("bundles-semicolon", "dlrs_clearlinux_bundles: ['os-core;id']", "dlrs_clearlinux_bundles"),
-    ("clearlinux-mirror-newline", 'dlrs_clearlinux_mirror: "https://c.example.com\\nx"', "dlrs_clearlinux_mirror"),
-    ("upstream-user-newline", 'dlrs_upstream_registry_username: "u\\nx"', "dlrs_upstream_registry_username"),
+    (
+        "clearlinux-mirror-newline",
+        'dlrs_clearlinux_mirror: "https://c.example.com\\nx"',
+        "dlrs_clearlinux_mirror",
+    ),
+    (
+        "upstream-user-newline",
+        'dlrs_upstream_registry_username: "u\\nx"',
+        "dlrs_upstream_registry_username",
+    ),
     ("version-garbage", "dlrs_kubernetes_version: 'v1.30;id'", "dlrs_kubernetes_version"),
     ("threads-negative", "dlrs_num_intra_threads: -4", "dlrs_num_intra_threads"),
     ("threads-huge", "dlrs_num_inter_threads: 100000000000", "dlrs_num_inter_threads"),
@@ -334,7 +564,7 @@ HOST_VARS = {
     "ansible-port-range": "ansible_host: 10.0.0.2, ansible_port: 70000",
     "ansible-port-text": "ansible_host: 10.0.0.2, ansible_port: twentytwo",
     "ssh-args-unbalanced": "ansible_host: 10.0.0.2, ansible_ssh_common_args: '-o \"ProxyJump=x'",
-    "ssh-extra-args-unbalanced": "ansible_host: 10.0.0.2, ansible_ssh_extra_args: \"-o 'x\"",
+    "ssh-extra-args-unbalanced": 'ansible_host: 10.0.0.2, ansible_ssh_extra_args: "-o \'x"',
 }
 for sid, setting, culprit in BAD_SETTINGS:
     if setting is None:
@@ -343,19 +573,36 @@ for sid, setting, culprit in BAD_SETTINGS:
         extra = ("w1",)
     else:
         files = {"hosts.yml": hosts_yml(vars_=setting)}
-        cmds = WRITERS if sid.startswith(("upstream", "insecure", "mirror")) else ("validate", "cluster")
+        cmds = (
+            WRITERS
+            if sid.startswith(("upstream", "insecure", "mirror"))
+            else ("validate", "cluster")
+        )
         extra = ()
     over(cmds, sid, "setting", files, 2, culprit, *extra)
 # the same value from group_vars/ and host_vars/ files: the message names that file
 over(
-    ("validate", "cluster"), "proxy-newline-group-vars", "setting",
-    {"inv/hosts.yml": GOOD, "inv/group_vars/all.yml": 'dlrs_http_proxy: "http://p\\nExecStartPre=/bin/id"\n'},
-    2, "group_vars/all.yml", "dlrs_http_proxy", inv="{d}/inv",
+    ("validate", "cluster"),
+    "proxy-newline-group-vars",
+    "setting",
+    {
+        "inv/hosts.yml": GOOD,
+        "inv/group_vars/all.yml": 'dlrs_http_proxy: "http://p\\nExecStartPre=/bin/id"\n',
+    },
+    2,
+    "group_vars/all.yml",
+    "dlrs_http_proxy",
+    inv="{d}/inv",
 )
 over(
-    ("validate", "cluster"), "mirror-quote-host-vars", "setting",
+    ("validate", "cluster"),
+    "mirror-quote-host-vars",
+    "setting",
     {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": "dlrs_registry_mirrors: ['https://m\"x']\n"},
-    2, "host_vars/w1.yml", "dlrs_registry_mirrors", inv="{d}/inv",
+    2,
+    "host_vars/w1.yml",
+    "dlrs_registry_mirrors",
+    inv="{d}/inv",
 )
 
 # --- valid if unusual Ansible: say what was not checked, do not refuse
@@ -367,25 +614,43 @@ VAULT = """!vault |
           3861636365386136640a643761306562313336386631323332353537323530663438343233356631
           6166"""
 OK_ANSIBLE = [
-    ("port-template", "w1: {ansible_host: 10.0.0.2, ansible_port: '{{ ssh_port }}'}", "vars:\n  ssh_port: 22"),
+    (
+        "port-template",
+        "w1: {ansible_host: 10.0.0.2, ansible_port: '{{ ssh_port }}'}",
+        "vars:\n  ssh_port: 22",
+    ),
     ("host-template", "w1: {ansible_host: '{{ w1_addr }}'}", "vars:\n  w1_addr: 10.0.0.2"),
     ("vault-password", f"w1:\n  ansible_host: 10.0.0.2\n  ansible_password: {VAULT}", ""),
     ("vault-become-pass", f"w1:\n  ansible_host: 10.0.0.2\n  ansible_become_password: {VAULT}", ""),
 ]
 for oid, worker, _ in OK_ANSIBLE:
     over(
-        ("validate", "plan"), oid, "valid-ansible", {"hosts.yml": hosts_yml(workers=worker)}, 0, "w1",
+        ("validate", "plan"),
+        oid,
+        "valid-ansible",
+        {"hosts.yml": hosts_yml(workers=worker)},
+        0,
+        "w1",
         note="legal Ansible: validate says what it could not check (naming the host) instead of "
         "refusing",
     )
 over(
-    ("validate", "plan"), "yaml-no-extension", "valid-ansible", {"hosts": GOOD}, 0, "{d}/hosts",
+    ("validate", "plan"),
+    "yaml-no-extension",
+    "valid-ansible",
+    {"hosts": GOOD},
+    0,
+    "{d}/hosts",
     inv="{d}/hosts",
     note="a YAML inventory without extension is read as YAML",
 )
 over(
-    ("validate",), "vault-upstream-password", "valid-ansible",
-    {"hosts.yml": hosts_yml(vars_=f"dlrs_upstream_registry_password: {VAULT}")}, 0, "OK",
+    ("validate",),
+    "vault-upstream-password",
+    "valid-ansible",
+    {"hosts.yml": hosts_yml(vars_=f"dlrs_upstream_registry_password: {VAULT}")},
+    0,
+    "OK",
     note="a vaulted secret is legal; its value cannot be checked",
 )
 
@@ -404,23 +669,62 @@ FACTS_FILES = [
     ("utf16", GOOD_FACTS.encode("utf-16"), ("utf-16",)),
     ("list", "[1, 2, 3]", ()),
     ("facts-not-object", '{"ansible_facts": [1]}', ()),
-    ("string-count", '{"ansible_facts": {"ansible_processor_count": "two", "ansible_processor_cores": 4,'
-     ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 16}}', ("ansible_processor_count",)),
-    ("zero-cores", '{"ansible_facts": {"ansible_processor_count": 1, "ansible_processor_cores": 0,'
-     ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 0}}', ("ansible_processor_cores",)),
-    ("negative-sockets", '{"ansible_facts": {"ansible_processor_count": -2, "ansible_processor_cores": 4,'
-     ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 16}}', ("ansible_processor_count",)),
-    ("nan-threads", '{"ansible_facts": {"ansible_processor_count": 1, "ansible_processor_cores": 4,'
-     ' "ansible_processor_threads_per_core": NaN, "ansible_processor_vcpus": 8}}', ("ansible_processor_threads_per_core",)),
-    ("huge-cores", '{"ansible_facts": {"ansible_processor_count": 1, "ansible_processor_cores": 1e400,'
-     ' "ansible_processor_threads_per_core": 1, "ansible_processor_vcpus": 8}}', ("ansible_processor_cores",)),
-    ("bool-sockets", '{"ansible_facts": {"ansible_processor_count": true, "ansible_processor_cores": 4,'
-     ' "ansible_processor_threads_per_core": 1, "ansible_processor_vcpus": 4}}', ("ansible_processor_count",)),
+    (
+        "string-count",
+        '{"ansible_facts": {"ansible_processor_count": "two", "ansible_processor_cores": 4,'
+        ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 16}}',
+        ("ansible_processor_count",),
+    ),
+    (
+        "zero-cores",
+        '{"ansible_facts": {"ansible_processor_count": 1, "ansible_processor_cores": 0,'
+        ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 0}}',
+        ("ansible_processor_cores",),
+    ),
+    (
+        "negative-sockets",
+        '{"ansible_facts": {"ansible_processor_count": -2, "ansible_processor_cores": 4,'
+        ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 16}}',
+        ("ansible_processor_count",),
+    ),
+    (
+        "nan-threads",
+        '{"ansible_facts": {"ansible_processor_count": 1, "ansible_processor_cores": 4,'
+        ' "ansible_processor_threads_per_core": NaN, "ansible_processor_vcpus": 8}}',
+        ("ansible_processor_threads_per_core",),
+    ),
+    (
+        "huge-cores",
+        '{"ansible_facts": {"ansible_processor_count": 1, "ansible_processor_cores": 1e400,'
+        ' "ansible_processor_threads_per_core": 1, "ansible_processor_vcpus": 8}}',
+        ("ansible_processor_cores",),
+    ),
+    (
+        "bool-sockets",
+        '{"ansible_facts": {"ansible_processor_count": true, "ansible_processor_cores": 4,'
+        ' "ansible_processor_threads_per_core": 1, "ansible_processor_vcpus": 4}}',
+        ("ansible_processor_count",),
+    ),
 ]
 for fid, body, culprit in FACTS_FILES:
-    case(fid, "facts-file", ["tune", "--facts", "{d}/facts.json"], {"facts.json": body}, 2, "facts.json", *culprit)
+    case(
+        fid,
+        "facts-file",
+        ["tune", "--facts", "{d}/facts.json"],
+        {"facts.json": body},
+        2,
+        "facts.json",
+        *culprit,
+    )
 case("missing", "facts-file", ["tune", "--facts", "{d}/nope.json"], {}, 2, "nope.json")
-case("multi-deep", "facts-file", ["tune", "--mode", "multi", "--facts", "{d}/f.json"], {"f.json": DEEP_OBJ}, 2, "f.json")
+case(
+    "multi-deep",
+    "facts-file",
+    ["tune", "--mode", "multi", "--facts", "{d}/f.json"],
+    {"f.json": DEEP_OBJ},
+    2,
+    "f.json",
+)
 
 # --- cached facts: <inventory dir>/.dlrs-provision/facts/<host>
 # plan reports a host whose cache is unusable ("facts unusable ...: run preflight") and goes on
@@ -436,39 +740,114 @@ CACHED = [
     ("binary", bytes(range(256)) * 8),
     ("utf16", GOOD_FACTS.encode("utf-16")),
     ("list", "[]"),
-    ("string-cores", '{"ansible_processor_count": 2, "ansible_processor_cores": "many",'
-     ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 8}'),
+    (
+        "string-cores",
+        '{"ansible_processor_count": 2, "ansible_processor_cores": "many",'
+        ' "ansible_processor_threads_per_core": 2, "ansible_processor_vcpus": 8}',
+    ),
 ]
 NAMED = {"string-cores": "ansible_processor_cores"}  # the message names the fact, not the file
 NOT_FILES = ("dir", "fifo", "devnull", "loop")  # no cache file: "no facts for w1" is right too
 for cid, body in CACHED:
     files = {**GOOD_CACHED, f"{CACHE}/w1": body}
     where = () if cid in NOT_FILES else (NAMED.get(cid, "facts/w1"),)
-    case(cid, "cached-facts", ["plan", "{d}/hosts.yml"], files, 0, "w1", *where,
-         note="plan goes on without the host's facts and names the file")
-    case(f"{cid}-render", "cached-facts", ["render", "tfjob", "{d}/hosts.yml"], files, 2, "w1", *where)
+    case(
+        cid,
+        "cached-facts",
+        ["plan", "{d}/hosts.yml"],
+        files,
+        0,
+        "w1",
+        *where,
+        note="plan goes on without the host's facts and names the file",
+    )
+    case(
+        f"{cid}-render",
+        "cached-facts",
+        ["render", "tfjob", "{d}/hosts.yml"],
+        files,
+        2,
+        "w1",
+        *where,
+    )
 G2 = {"hosts.yml": GOOD, f"{CACHE}/s2_m1": GOOD_FACTS}
-case("deep-s2", "cached-facts", ["render", "tfjob", "{d}/hosts.yml"], {**G2, f"{CACHE}/s2_w1": DEEP_JSON},
-     2, "w1", "s2_w1")
-case("fifo-s2", "cached-facts", ["render", "tfjob", "{d}/hosts.yml"], {**G2, f"{CACHE}/s2_w1": FIFO},
-     2, "w1")
-case("deep-s2-plan", "cached-facts", ["plan", "{d}/hosts.yml"], {**G2, f"{CACHE}/s2_w1": DEEP_OBJ},
-     0, "w1", "s2_w1")
-case("facts-dir-is-file", "cached-facts", ["plan", "{d}/hosts.yml", "--facts-dir", "{d}/f"],
-     {"hosts.yml": GOOD, "f": "x"}, 2, "{d}/f")
-case("facts-dir-is-fifo", "cached-facts", ["render", "tfjob", "{d}/hosts.yml", "--facts-dir", "{d}/f"],
-     {"hosts.yml": GOOD, "f": FIFO}, 2, "{d}/f")
+case(
+    "deep-s2",
+    "cached-facts",
+    ["render", "tfjob", "{d}/hosts.yml"],
+    {**G2, f"{CACHE}/s2_w1": DEEP_JSON},
+    2,
+    "w1",
+    "s2_w1",
+)
+case(
+    "fifo-s2",
+    "cached-facts",
+    ["render", "tfjob", "{d}/hosts.yml"],
+    {**G2, f"{CACHE}/s2_w1": FIFO},
+    2,
+    "w1",
+)
+case(
+    "deep-s2-plan",
+    "cached-facts",
+    ["plan", "{d}/hosts.yml"],
+    {**G2, f"{CACHE}/s2_w1": DEEP_OBJ},
+    0,
+    "w1",
+    "s2_w1",
+)
+case(
+    "facts-dir-is-file",
+    "cached-facts",
+    ["plan", "{d}/hosts.yml", "--facts-dir", "{d}/f"],
+    {"hosts.yml": GOOD, "f": "x"},
+    2,
+    "{d}/f",
+)
+case(
+    "facts-dir-is-fifo",
+    "cached-facts",
+    ["render", "tfjob", "{d}/hosts.yml", "--facts-dir", "{d}/f"],
+    {"hosts.yml": GOOD, "f": FIFO},
+    2,
+    "{d}/f",
+)
 
 # --- the state folder is a file: the controller's state is unusable (exit 3, no crash)
-STATE_CODES = {"plan": (0, 2, 3), "render": (2, 3), "benchmark": (2, 3), "preflight": 3, "cluster": 3}
+STATE_CODES = {
+    "plan": (0, 2, 3),
+    "render": (2, 3),
+    "benchmark": (2, 3),
+    "preflight": 3,
+    "cluster": 3,
+}
 for cmd, codes in STATE_CODES.items():
-    case(f"is-file-{cmd}", "state-folder", INV_COMMANDS[cmd]("{d}/hosts.yml"),
-         {"hosts.yml": GOOD, ".dlrs-provision": "not a folder"}, codes, ".dlrs-provision",
-         note="the commands that write state refuse with exit 3; readers may go on")
-    case(f"facts-is-file-{cmd}", "state-folder", INV_COMMANDS[cmd]("{d}/hosts.yml"),
-         {"hosts.yml": GOOD, ".dlrs-provision/facts": "not a folder"}, codes, ".dlrs-provision/facts")
-case("runs-is-file-cluster", "state-folder", ["cluster", "{d}/hosts.yml"],
-     {"hosts.yml": GOOD, ".dlrs-provision/runs": "not a folder"}, 3, ".dlrs-provision/runs")
+    case(
+        f"is-file-{cmd}",
+        "state-folder",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        {"hosts.yml": GOOD, ".dlrs-provision": "not a folder"},
+        codes,
+        ".dlrs-provision",
+        note="the commands that write state refuse with exit 3; readers may go on",
+    )
+    case(
+        f"facts-is-file-{cmd}",
+        "state-folder",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        {"hosts.yml": GOOD, ".dlrs-provision/facts": "not a folder"},
+        codes,
+        ".dlrs-provision/facts",
+    )
+case(
+    "runs-is-file-cluster",
+    "state-folder",
+    ["cluster", "{d}/hosts.yml"],
+    {"hosts.yml": GOOD, ".dlrs-provision/runs": "not a folder"},
+    3,
+    ".dlrs-provision/runs",
+)
 
 # --- options
 R = ["render", "tfjob", "{d}/hosts.yml"]
@@ -541,12 +920,27 @@ for oid, extra, files, culprit in [
     ("out-missing-folder", ["-o", "{d}/no/such/a.tar"], {}, "{d}/no/such"),
     ("out-is-dir", ["-o", "{d}"], {}, "{d}"),
     ("ca-file-missing", ["-o", "{d}/a.tar", "--ca-file", "{d}/ca.pem"], {}, "ca.pem"),
-    ("ca-file-garbage", ["-o", "{d}/a.tar", "--ca-file", "{d}/ca.pem"], {"ca.pem": "not a cert\n"}, "ca.pem"),
+    (
+        "ca-file-garbage",
+        ["-o", "{d}/a.tar", "--ca-file", "{d}/ca.pem"],
+        {"ca.pem": "not a cert\n"},
+        "ca.pem",
+    ),
     ("ca-file-dir", ["-o", "{d}/a.tar", "--ca-file", "{d}/ca.pem"], {"ca.pem": DIR}, "ca.pem"),
-    ("ca-file-binary", ["-o", "{d}/a.tar", "--ca-file", "{d}/ca.pem"], {"ca.pem": bytes(range(256))}, "ca.pem"),
+    (
+        "ca-file-binary",
+        ["-o", "{d}/a.tar", "--ca-file", "{d}/ca.pem"],
+        {"ca.pem": bytes(range(256))},
+        "ca.pem",
+    ),
     ("registry-port-range", ["-o", "{d}/a.tar", "--registry", "r.example.com:99999"], {}, "99999"),
     ("registry-space", ["-o", "{d}/a.tar", "--registry", "r x"], {}, "--registry"),
-    ("insecure-as-url", ["-o", "{d}/a.tar", "--insecure-registry", "http://r:5000"], {}, "--insecure-registry"),
+    (
+        "insecure-as-url",
+        ["-o", "{d}/a.tar", "--insecure-registry", "http://r:5000"],
+        {},
+        "--insecure-registry",
+    ),
     ("image-semicolon", ["-o", "{d}/a.tar", "--image", "x;id"], {}, "x;id"),
     ("image-newline", ["-o", "{d}/a.tar", "--image", "x\ny"], {}, ("--image", "image reference")),
     ("platform-garbage", ["-o", "{d}/a.tar", "--platform", "linux/amd64;x"], {}, "--platform"),
@@ -560,32 +954,91 @@ for oid, extra, culprit in [
     ("mode-bad", ["--mode", "triple"], "--mode"),
     ("variant-bad", ["--variant", "x;y"], "--variant"),
 ]:
-    case(oid, "option-tune", (["tune"] if oid == "no-facts" else T) + extra, {"f.json": GOOD_FACTS}, 2, culprit)
+    case(
+        oid,
+        "option-tune",
+        (["tune"] if oid == "no-facts" else T) + extra,
+        {"f.json": GOOD_FACTS},
+        2,
+        culprit,
+    )
 FAKE_TF = {"python": Exec("#!/bin/sh\nexit 0\n")}  # answers the TensorFlow probe; runs nothing
-case("sweep-inter-letters", "option-tune", ["tune", "--sweep", "--inter", "a,b", "--python", "{d}/python"],
-     FAKE_TF, 2, "--inter")
-case("sweep-intra-zero", "option-tune", ["tune", "--sweep", "--intra", "0", "--python", "{d}/python"],
-     FAKE_TF, 2, ("--intra", "thread counts"))
-case("sweep-repeats-zero", "option-tune", ["tune", "--sweep", "--repeats", "0", "--python", "{d}/python"],
-     FAKE_TF, 2, "--repeats")
-case("plan-facts-dir-missing", "option-plan", ["plan", "{d}/hosts.yml", "--facts-dir", "{d}/nope"],
-     {"hosts.yml": GOOD}, 2, "{d}/nope")
+case(
+    "sweep-inter-letters",
+    "option-tune",
+    ["tune", "--sweep", "--inter", "a,b", "--python", "{d}/python"],
+    FAKE_TF,
+    2,
+    "--inter",
+)
+case(
+    "sweep-intra-zero",
+    "option-tune",
+    ["tune", "--sweep", "--intra", "0", "--python", "{d}/python"],
+    FAKE_TF,
+    2,
+    ("--intra", "thread counts"),
+)
+case(
+    "sweep-repeats-zero",
+    "option-tune",
+    ["tune", "--sweep", "--repeats", "0", "--python", "{d}/python"],
+    FAKE_TF,
+    2,
+    "--repeats",
+)
+case(
+    "plan-facts-dir-missing",
+    "option-plan",
+    ["plan", "{d}/hosts.yml", "--facts-dir", "{d}/nope"],
+    {"hosts.yml": GOOD},
+    2,
+    "{d}/nope",
+)
 case("unknown-command", "option-cli", ["frobnicate"], {}, 2, "frobnicate")
 case("no-inventory", "option-cli", ["validate"], {}, 2, "inventory")
 
 # --- --limit: the same meaning in every command
 for cmd in ("preflight", "cluster", "benchmark"):
     argv = INV_COMMANDS[cmd]("{d}/hosts.yml")
-    case(f"unknown-{cmd}", "limit", argv + ["--limit", "nosuch"], GOOD_CACHED, 2, "nosuch")
-    case(f"unknown-among-known-{cmd}", "limit", argv + ["--limit", "w1,nosuch"], GOOD_CACHED, 2, "nosuch")
-    case(f"one-host-{cmd}", "limit", argv + ["--limit", "w1"], GOOD_CACHED, None, reach=frozenset({"w1"}),
-         note="only the limited host is reached")
-    case(f"group-{cmd}", "limit", argv + ["--limit", "workers"], GOOD_CACHED, None, reach=frozenset({"w1"}),
-         note="a group in --limit means its hosts, as in Ansible")
-    case(f"empty-{cmd}", "limit", argv + ["--limit", ","], GOOD_CACHED, 2, "--limit")
+    case(f"unknown-{cmd}", "limit", [*argv, "--limit", "nosuch"], GOOD_CACHED, 2, "nosuch")
+    case(
+        f"unknown-among-known-{cmd}",
+        "limit",
+        [*argv, "--limit", "w1,nosuch"],
+        GOOD_CACHED,
+        2,
+        "nosuch",
+    )
+    case(
+        f"one-host-{cmd}",
+        "limit",
+        [*argv, "--limit", "w1"],
+        GOOD_CACHED,
+        None,
+        reach=frozenset({"w1"}),
+        note="only the limited host is reached",
+    )
+    case(
+        f"group-{cmd}",
+        "limit",
+        [*argv, "--limit", "workers"],
+        GOOD_CACHED,
+        None,
+        reach=frozenset({"w1"}),
+        note="a group in --limit means its hosts, as in Ansible",
+    )
+    case(f"empty-{cmd}", "limit", [*argv, "--limit", ","], GOOD_CACHED, 2, "--limit")
 for cmd in ("preflight", "cluster"):
-    case(f"none-{cmd}", "limit", INV_COMMANDS[cmd]("{d}/hosts.yml"), GOOD_CACHED, None,
-         reach=frozenset({"m1", "w1"}), note="no --limit: every host")
+    case(
+        f"none-{cmd}",
+        "limit",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        GOOD_CACHED,
+        None,
+        reach=frozenset({"m1", "w1"}),
+        note="no --limit: every host",
+    )
 
 
 # --------------------------------------------------------------------------- running a case
@@ -649,6 +1102,46 @@ def _alarm(signum, frame):
     raise CaseTimeout()
 
 
+NOBODY = 65534
+
+
+def _warm_up(d: Path, capsys) -> None:
+    """Import what the commands import (lazily) while root can still read the interpreter's own
+    files: once the case runs as nobody, a first import would fail for reasons of its own."""
+    import dlrs_provision.benchmark.run
+    import dlrs_provision.images
+    import dlrs_provision.plan
+    import dlrs_provision.tfjob  # noqa: F401
+
+    good = d.parent / "warm-up"
+    build(good, GOOD_CACHED)
+    cli.main(["validate", str(good / "hosts.yml")])
+    cli.main(["plan", str(good / "hosts.yml")])
+    capsys.readouterr()
+
+
+@contextlib.contextmanager
+def _unprivileged(d: Path, unreadable: tuple[str, ...]):
+    """Make the paths unreadable and, as root reads everything anyway, run as nobody."""
+    if not unreadable:
+        yield
+        return
+    for rel in unreadable:
+        (d / rel).chmod(0)
+    root = os.geteuid() == 0
+    try:
+        if root:
+            os.setegid(NOBODY)
+            os.seteuid(NOBODY)
+        yield
+    finally:
+        if root:
+            os.seteuid(0)
+            os.setegid(0)
+        for rel in unreadable:
+            (d / rel).chmod(0o755)
+
+
 def _fill(text: str, d: Path) -> str:
     return text.replace("{d}", str(d))
 
@@ -664,6 +1157,8 @@ class Outcome:
 
 def run_in_process(c: Case, d: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> Outcome:
     build(d, c.files)
+    if c.unreadable:
+        _warm_up(d, capsys)
     monkeypatch.chdir(d)
     monkeypatch.delenv("DLRS_PROVISION_STATE", raising=False)
     for k, v in c.env.items():
@@ -677,14 +1172,15 @@ def run_in_process(c: Case, d: Path, monkeypatch: pytest.MonkeyPatch, capsys) ->
     signal.alarm(c.timeout)
     start = time.monotonic()
     try:
-        code = cli.main(argv)
+        with _unprivileged(d, c.unreadable):
+            code = cli.main(argv)
     except SystemExit as exc:  # argparse
         code = exc.code if isinstance(exc.code, int) else 2
     except HostReached as exc:
         reached = exc
     except CaseTimeout:
         crash = f"hung: no answer within {c.timeout} s"
-    except BaseException as exc:  # noqa: BLE001 - the point of the corpus
+    except BaseException as exc:
         crash = "traceback: " + "".join(traceback.format_exception_only(type(exc), exc)).strip()
     finally:
         signal.alarm(0)
@@ -718,8 +1214,19 @@ def verdict(c: Case, o: Outcome, d: Path) -> str:
     for want in c.culprit:
         alts = want if isinstance(want, tuple) else (want,)
         if not any(_fill(a, d).lower() in low for a in alts):
-            return f"wrong message: no {' / '.join(repr(_fill(a, d)) for a in alts)} in: " + _first(o.out)
+            return f"wrong message: no {' / '.join(repr(_fill(a, d)) for a in alts)} in: " + _first(
+                o.out
+            )
     return ""
+
+
+def _record(cls: str, case_id: str, why: str, d: Path, extra: str = "") -> None:
+    """DLRS_CORPUS_REPORT=FILE: one line per case (class, id, pass/FAIL, why), for the summary."""
+    report = os.environ.get("DLRS_CORPUS_REPORT")
+    if report:
+        with open(report, "a") as f:
+            verdict_ = "FAIL" if why else "pass"
+            f.write(f"{cls}\t{case_id}\t{verdict_}\t{why.replace(str(d), 'D')}{extra}\n")
 
 
 def _first(text: str) -> str:
@@ -729,14 +1236,21 @@ def _first(text: str) -> str:
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_hostile_input(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    d = tmp_path / "case"
+    if c.unreadable:  # nobody must reach the case folder: pytest's own is root's alone (0700)
+        top = Path(tempfile.mkdtemp(prefix="dlrs-corpus-"))
+        top.chmod(0o755)
+        d = top / "case"
+    else:
+        top = None
+        d = tmp_path / "case"
     d.mkdir()
-    o = run_in_process(c, d, monkeypatch, capsys)
+    try:
+        o = run_in_process(c, d, monkeypatch, capsys)
+    finally:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
     why = verdict(c, o, d)
-    report = os.environ.get("DLRS_CORPUS_REPORT")  # a file: one line per case, for the summary
-    if report:
-        with open(report, "a") as f:
-            f.write(f"{c.cls}\t{c.id}\t{'FAIL' if why else 'pass'}\t{why.replace(str(d), 'D')}\n")
+    _record(c.cls, c.id, why, d, "" if why else f"({o.code}) {_first(o.out)}")
     if why:  # no traceback of the test itself: the line says it all
         pytest.fail(f"{c.id}: {why}" + (f"\n  note: {c.note}" if c.note else ""), pytrace=False)
 
@@ -749,8 +1263,17 @@ def test_corpus_covers_every_command_and_class() -> None:
     used = {c.argv[0] for c in CASES}
     assert commands <= used, f"no case for {sorted(commands - used)}"
     classes = {c.cls for c in CASES}
-    for cls in ("host-range", "host-name", "inventory-file", "setting", "valid-ansible",
-                "facts-file", "cached-facts", "state-folder", "limit"):
+    for cls in (
+        "host-range",
+        "host-name",
+        "inventory-file",
+        "setting",
+        "valid-ansible",
+        "facts-file",
+        "cached-facts",
+        "state-folder",
+        "limit",
+    ):
         assert cls in classes
     assert len(CASES) >= 150
 
@@ -795,24 +1318,56 @@ class Bomb:
 
 BOMB_VARS = "all:\n  vars:\n" + textwrap.indent(alias_bomb(), "    ")
 BOMBS = [
-    Bomb("alias-bomb-validate", ("validate", "{d}/hosts.yml"),
-         {"hosts.yml": BOMB_VARS + GOOD.split("\n", 2)[2]}, (2,), ("hosts.yml", "alias")),
-    Bomb("alias-bomb-group-vars", ("cluster", "{d}/inv"),
-         {"inv/hosts.yml": GOOD, "inv/group_vars/all.yml": alias_bomb()}, (2,),
-         ("group_vars/all.yml", "alias")),
-    Bomb("alias-bomb-host-vars", ("plan", "{d}/inv"),
-         {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": alias_bomb()}, (2,),
-         ("host_vars/w1.yml", "alias")),
-    Bomb("deep-yaml", ("validate", "{d}/hosts.yml"),
-         {"hosts.yml": hosts_yml(vars_="dlrs_x_deep: " + "[" * 50_000 + "]" * 50_000)}, (2,),
-         ("hosts.yml",)),
-    Bomb("huge-range", ("validate", "{d}/hosts.yml"),
-         {"hosts.yml": hosts_yml(workers="w[0000000000:9999999999]: {}")}, (2,),
-         ("w[0000000000:9999999999]",)),
-    Bomb("huge-range-product", ("validate", "{d}/hosts.yml"),
-         {"hosts.yml": hosts_yml(workers="w[0:99999]x[0:99999]: {}")}, (2,), ("w[0:99999]x[0:99999]",)),
-    Bomb("five-mb-inventory", ("validate", "{d}/hosts.yml"), {"hosts.yml": big_inventory(5)}, (0, 2),
-         ("hosts.yml",), note="41 s in issue #14: answer (or refuse it as too large) within 10 s"),
+    Bomb(
+        "alias-bomb-validate",
+        ("validate", "{d}/hosts.yml"),
+        {"hosts.yml": BOMB_VARS + GOOD.split("\n", 2)[2]},
+        (2,),
+        ("hosts.yml", "alias"),
+    ),
+    Bomb(
+        "alias-bomb-group-vars",
+        ("cluster", "{d}/inv"),
+        {"inv/hosts.yml": GOOD, "inv/group_vars/all.yml": alias_bomb()},
+        (2,),
+        ("group_vars/all.yml", "alias"),
+    ),
+    Bomb(
+        "alias-bomb-host-vars",
+        ("plan", "{d}/inv"),
+        {"inv/hosts.yml": GOOD, "inv/host_vars/w1.yml": alias_bomb()},
+        (2,),
+        ("host_vars/w1.yml", "alias"),
+    ),
+    Bomb(
+        "deep-yaml",
+        ("validate", "{d}/hosts.yml"),
+        {"hosts.yml": hosts_yml(vars_="dlrs_x_deep: " + "[" * 50_000 + "]" * 50_000)},
+        (2,),
+        ("hosts.yml",),
+    ),
+    Bomb(
+        "huge-range",
+        ("validate", "{d}/hosts.yml"),
+        {"hosts.yml": hosts_yml(workers="w[0000000000:9999999999]: {}")},
+        (2,),
+        ("w[0000000000:9999999999]",),
+    ),
+    Bomb(
+        "huge-range-product",
+        ("validate", "{d}/hosts.yml"),
+        {"hosts.yml": hosts_yml(workers="w[0:99999]x[0:99999]: {}")},
+        (2,),
+        ("w[0:99999]x[0:99999]",),
+    ),
+    Bomb(
+        "five-mb-inventory",
+        ("validate", "{d}/hosts.yml"),
+        {"hosts.yml": big_inventory(5)},
+        (0, 2),
+        ("hosts.yml",),
+        note="41 s in issue #14: answer (or refuse it as too large) within 10 s",
+    ),
 ]
 
 
@@ -846,20 +1401,14 @@ def test_resource_exhaustion(b: Bomb, tmp_path: Path) -> None:
         if "Traceback" in output or "MemoryError" in output:
             why = "traceback: " + _first(output.strip().splitlines()[-1] if output.strip() else "")
         elif proc.returncode not in b.codes:
-            why = f"exit {proc.returncode}, expected {' or '.join(map(str, b.codes))}: {_first(output)}"
+            want = " or ".join(map(str, b.codes))
+            why = f"exit {proc.returncode}, expected {want}: {_first(output)}"
         else:
             for want in b.culprit:
                 alts = want if isinstance(want, tuple) else (want,)
                 if not any(_fill(a, d).lower() in output.lower() for a in alts):
                     why = f"wrong message: no {alts[0]!r} in: {_first(output)}"
                     break
-        if proc.returncode and not why and proc.returncode < 0:
-            why = f"killed by signal {-proc.returncode}"
-    seconds = time.monotonic() - start
-    report = os.environ.get("DLRS_CORPUS_REPORT")
-    if report:
-        with open(report, "a") as f:
-            line = why.replace(str(d), "D")
-            f.write(f"exhaustion\texhaustion-{b.id}\t{'FAIL' if why else 'pass'}\t{line} ({seconds:.1f} s)\n")
+    _record("exhaustion", f"exhaustion-{b.id}", why, d, f" ({time.monotonic() - start:.1f} s)")
     if why:
         pytest.fail(f"{b.id}: {why}" + (f"\n  note: {b.note}" if b.note else ""), pytrace=False)
