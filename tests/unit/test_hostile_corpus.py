@@ -605,6 +605,45 @@ over(
     inv="{d}/inv",
 )
 
+# the same classes in an INI inventory
+INI_HEAD = "[masters]\nm1 ansible_host=10.0.0.1\n[workers]\n"
+for iid, line, culprit in [
+    ("host-semicolon", "w1;id ansible_host=10.0.0.2", "w1;id"),
+    ("port-range", "w1 ansible_host=10.0.0.2 ansible_port=70000", "ansible_port"),
+    ("host-unbalanced-quote", 'w1 ansible_host="10.0.0.2', ("ansible_host", "quot")),
+    (
+        "ssh-args-unbalanced",
+        "w1 ansible_host=10.0.0.2 ansible_ssh_common_args='-o \"x'",
+        "ansible_ssh_common_args",
+    ),
+    (
+        "proxy-space",
+        "w1 ansible_host=10.0.0.2 dlrs_http_proxy='http://p:3128 -x'",
+        "dlrs_http_proxy",
+    ),
+]:
+    over(
+        ("validate", "cluster"),
+        f"ini-{iid}",
+        "setting",
+        {"hosts.ini": INI_HEAD + line + "\n"},
+        2,
+        "hosts.ini",
+        culprit,
+        inv="{d}/hosts.ini",
+    )
+# the state folder named by DLRS_PROVISION_STATE is a file
+for cmd in ("cluster", "preflight"):
+    case(
+        f"env-is-file-{cmd}",
+        "state-folder",
+        INV_COMMANDS[cmd]("{d}/hosts.yml"),
+        {"hosts.yml": GOOD, "state": "not a folder"},
+        3,
+        "{d}/state",
+        env={"DLRS_PROVISION_STATE": "{d}/state"},
+    )
+
 # --- valid if unusual Ansible: say what was not checked, do not refuse
 VAULT = """!vault |
           $ANSIBLE_VAULT;1.1;AES256
@@ -643,6 +682,25 @@ over(
     "{d}/hosts",
     inv="{d}/hosts",
     note="a YAML inventory without extension is read as YAML",
+)
+VAULTED_PROXY = {"hosts.yml": hosts_yml(vars_=f"dlrs_http_proxy: {VAULT}")}
+over(
+    ("validate",),
+    "vault-http-proxy",
+    "valid-ansible",
+    VAULTED_PROXY,
+    0,
+    "dlrs_http_proxy",
+    note="a vaulted setting is legal: validate says it could not check it",
+)
+over(
+    ("cluster",),
+    "vault-http-proxy",
+    "valid-ansible",
+    VAULTED_PROXY,
+    None,
+    reach=frozenset({"m1", "w1"}),
+    note="a vaulted setting is legal: cluster goes on to the hosts",
 )
 over(
     ("validate",),
@@ -1162,7 +1220,7 @@ def run_in_process(c: Case, d: Path, monkeypatch: pytest.MonkeyPatch, capsys) ->
     monkeypatch.chdir(d)
     monkeypatch.delenv("DLRS_PROVISION_STATE", raising=False)
     for k, v in c.env.items():
-        monkeypatch.setenv(k, v)
+        monkeypatch.setenv(k, _fill(v, d))
     _guard(monkeypatch, d)
     argv = [_fill(a, d) for a in c.argv]
     code: int | None = None
@@ -1412,3 +1470,41 @@ def test_resource_exhaustion(b: Bomb, tmp_path: Path) -> None:
     _record("exhaustion", f"exhaustion-{b.id}", why, d, f" ({time.monotonic() - start:.1f} s)")
     if why:
         pytest.fail(f"{b.id}: {why}" + (f"\n  note: {b.note}" if b.note else ""), pytrace=False)
+
+
+def test_verdict_tells_each_failure(tmp_path: Path) -> None:
+    """The judge itself can fail a case: a crash, an acceptance, a wrong code or message, a host
+    reached, the wrong hosts reached."""
+    c = Case("x", "x", (), {}, 2, ("dlrs_http_proxy",))
+    assert verdict(c, Outcome(2, "error: dlrs_http_proxy: has a newline"), tmp_path) == ""
+    assert verdict(c, Outcome(None, "", crash="traceback: KeyError"), tmp_path).startswith("trace")
+    assert "traceback" in verdict(c, Outcome(2, "Traceback (most recent call last):"), tmp_path)
+    assert verdict(c, Outcome(0, "OK"), tmp_path).startswith("accepted")
+    assert verdict(c, Outcome(1, "dlrs_http_proxy"), tmp_path).startswith("wrong exit")
+    assert verdict(c, Outcome(2, "error: bad"), tmp_path).startswith("wrong message")
+    assert verdict(c, Outcome(None, "", HostReached("reach", frozenset({"m1"}))), tmp_path)
+    r = Case("y", "y", (), {}, None, reach=frozenset({"w1"}))
+    assert verdict(r, Outcome(None, "", HostReached("reach", frozenset({"w1"}))), tmp_path) == ""
+    assert "expected ['w1']" in verdict(
+        r, Outcome(None, "", HostReached("reach", frozenset({"m1", "w1"}))), tmp_path
+    )
+    assert verdict(r, Outcome(2, "error"), tmp_path).startswith("exit 2")
+
+
+def test_guard_stops_every_way_to_a_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each faked entry point raises HostReached (a case that reaches one cannot pass quietly)."""
+    from dlrs_provision import preflight, reach, runner
+
+    _guard(monkeypatch, tmp_path)
+    calls = [
+        lambda: preflight.check_reach(None, ["m1"]),
+        lambda: reach.check_hosts([]),
+        lambda: runner.run_playbook(None, None),
+        lambda: socket.create_connection(("192.0.2.1", 22)),
+        lambda: socket.socket().connect(("192.0.2.1", 22)),
+        lambda: subprocess.run(["ansible-playbook", "--version"]),
+        lambda: subprocess.run(["git", "--version"]),
+    ]
+    for call in calls:
+        with pytest.raises(HostReached):
+            call()
