@@ -10,6 +10,9 @@ fails the case. A case that is meant to get as far as the hosts says which hosts
 
 Inputs that exhaust resources (the alias bomb, deep nesting, a 5 MB inventory) run in a
 subprocess with a 1 GiB address-space limit and a 10 s timeout.
+
+Ids are CLASS-CASE[-COMMAND] (`-k setting`, `-k host-name`, `-k exhaustion` pick a class). For a
+tally, DLRS_CORPUS_REPORT=FILE appends one line per case: class, id, pass/FAIL, and why.
 """
 
 from __future__ import annotations
@@ -65,6 +68,33 @@ class Exec:
     """An executable file (a stand-in program the case may run: it lies in the case folder)."""
 
     text: str
+
+
+def ca_certificate() -> str:
+    """A real self-signed CA certificate (PEM): the state folder's pki/ca.crt as the images phase
+    leaves it, so that `images load` gets past the CA to the option under test."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corpus test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def empty_archive() -> bytes:
@@ -952,7 +982,7 @@ for oid, extra, culprit in [
 LOAD = ["images", "load", "{d}/a.tar", "{d}/hosts.yml"]
 LOCAL = {
     "hosts.yml": hosts_yml(vars_="dlrs_registry_mode: local"),
-    ".dlrs-provision/pki/ca.crt": "(the cluster CA: never read, the registry is never reached)\n",
+    ".dlrs-provision/pki/ca.crt": ca_certificate(),
     "a.tar": empty_archive(),
 }
 for oid, extra, culprit in [
@@ -973,6 +1003,16 @@ for oid, archive, culprit in [
 ]:
     files = {"hosts.yml": GOOD, **({"a.tar": archive} if archive is not None else {})}
     case(f"load-{oid}", "option-images", LOAD, files, 2, culprit)
+for bid, body in (("garbage", "not a certificate\n"), ("dir", DIR), ("fifo", FIFO)):
+    case(
+        f"load-ca-{bid}",
+        "state-folder",
+        LOAD,
+        {**LOCAL, ".dlrs-provision/pki/ca.crt": body},
+        (2, 3),
+        "ca.crt",
+        note="the cluster CA in the state folder is unusable",
+    )
 SAVE = ["images", "save", "--image", "clearlinux/stacks-dlaas-mkl:latest"]
 for oid, extra, files, culprit in [
     ("out-missing-folder", ["-o", "{d}/no/such/a.tar"], {}, "{d}/no/such"),
