@@ -1272,8 +1272,8 @@ def run_in_process(c: Case, d: Path, monkeypatch: pytest.MonkeyPatch, capsys) ->
     try:
         with _unprivileged(d, c.unreadable):
             code = cli.main(argv)
-    except SystemExit as exc:  # argparse
-        code = exc.code if isinstance(exc.code, int) else 2
+    except SystemExit as exc:  # argparse; sys.exit(): None is 0, a message is 1, as Python exits
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except HostReached as exc:
         reached = exc
     except CaseTimeout:
