@@ -712,6 +712,17 @@ def _var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: 
                 where=level,
             )
             return out
+    if (folder / name).is_dir():
+        for entry in sorted((folder / name).rglob("*")):
+            if entry.is_dir() or entry.name.startswith("."):
+                continue
+            if (kind := input_files.kind_problem(entry)) is not None:
+                b.problem(
+                    Origin(str(entry), None),
+                    f"is {kind}, not a file of variables (Ansible would skip it unsaid)",
+                    fix=f"remove it from {folder / name}/",
+                    where=level,
+                )
     for found in loader.find_vars_files(str(folder), name):
         file = str(found)
         text = _read_text(b, Path(found), yaml_text=True, what="variables")
@@ -897,3 +908,101 @@ def load(path: str | Path) -> Inventory:
     if problems:
         raise InputError(problems, what=f"inventory {root}")
     return inv
+
+
+# --------------------------------------------------------------------------- --limit
+
+
+def _limit_items(limit: str) -> list[str]:
+    """Ansible's pattern split: on ',' and on ':' outside brackets (w[1:3] stays whole)."""
+    items, word, depth = [], "", 0
+    for ch in limit:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," or (ch == ":" and depth == 0):
+            items.append(word.strip())
+            word = ""
+        else:
+            word += ch
+    items.append(word.strip())
+    return [i for i in items if i]
+
+
+def _limit_match(inv: Inventory, item: str) -> list[str] | None:
+    """The hosts one --limit item names (inventory order), or None when it names nothing."""
+    import fnmatch
+
+    order = list(inv.hosts)
+    if item in ("all", "*"):
+        return order
+    if item in inv.hosts:
+        return [item]
+    if item in inv.groups:
+        return inv.members(item)
+    m = re.fullmatch(r"(.+)\[(-?\d*)(?::(-?\d*))?\]", item)
+    if m and m.group(1) in inv.groups:  # group[0], group[1:3]
+        members = inv.members(m.group(1))
+        start = int(m.group(2)) if m.group(2) else 0
+        if m.group(3) is None and m.group(2):
+            return members[start : start + 1 or None] or None
+        end = int(m.group(3)) + 1 if m.group(3) else None
+        return members[start:end] or None
+    if item.startswith("~"):
+        try:
+            rx = re.compile(item[1:])
+        except re.error:
+            return None
+        names = [h for h in order if rx.search(h)]
+        groups = [g for g in inv.groups if rx.search(g)]
+    elif any(c in item for c in "*?["):
+        names = [h for h in order if fnmatch.fnmatchcase(h, item)]
+        groups = [g for g in inv.groups if fnmatch.fnmatchcase(g, item)]
+    else:
+        return None
+    chosen = set(names)
+    for g in groups:
+        chosen.update(inv.members(g))
+    return [h for h in order if h in chosen] or None
+
+
+def select(inv: Inventory, limit: str | None, among: list[str] | None = None) -> list[str]:
+    """The hosts a --limit selects, the one rule of every command: Ansible's pattern (names,
+    groups, wildcards, ~regex, !exclude, &intersect). A name that is neither a host nor a group
+    of the inventory, or a limit that leaves no host of `among`, is a UsageError before any
+    host is touched."""
+    from dlrs_provision.errors import UsageError
+
+    pool = list(among) if among is not None else list(inv.hosts)
+    if not limit:
+        return pool
+    union: list[str] = []
+    keep: set[str] | None = None
+    drop: set[str] = set()
+    unknown: list[str] = []
+    for raw in _limit_items(limit):
+        op, item = (raw[0], raw[1:].strip()) if raw[0] in "!&" else ("", raw)
+        found = _limit_match(inv, item) if item else None
+        if found is None:
+            unknown.append(raw)
+            continue
+        if op == "!":
+            drop.update(found)
+        elif op == "&":
+            keep = set(found) if keep is None else keep & set(found)
+        else:
+            union += [h for h in found if h not in union]
+    if unknown:
+        raise UsageError(
+            f"--limit {limit}: {', '.join(unknown)} is neither a host nor a group of {inv.path}",
+            f"name hosts or groups of the inventory: hosts {', '.join(inv.hosts)}; "
+            f"groups {', '.join(g for g in inv.groups if g != 'ungrouped')}",
+        )
+    if not union and (keep is not None or drop):
+        union = list(inv.hosts)  # `!w1` alone means every host but w1, as in Ansible
+    chosen = [h for h in pool if h in union and h not in drop and (keep is None or h in keep)]
+    if not chosen:
+        raise UsageError(
+            f"--limit {limit} leaves no host"
+            + (" of the masters and workers groups" if among is not None else ""),
+            f"choose among: {', '.join(pool)}",
+        )
+    return chosen

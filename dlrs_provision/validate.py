@@ -183,14 +183,14 @@ _SAFE_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 def _node_name_problem(name: str) -> str | None:
     if len(name) > 253:
-        return f"is {len(name)} characters long, above Kubernetes' 253"
+        return f"is no Kubernetes node name: it is {len(name)} characters long (at most 253)"
     if not _NODE_NAME.match(name):
         return (
             "is no Kubernetes node name (lowercase letters, digits, '-' and '.', each "
             "dot-separated part starting and ending with a letter or digit)"
         )
     if any(len(label) > 63 for label in name.split(".")):
-        return "has a dot-separated part longer than 63 characters, above Kubernetes' limit"
+        return "is no Kubernetes node name: a dot-separated part is longer than 63 characters"
     return None
 
 

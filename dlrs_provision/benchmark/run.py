@@ -29,7 +29,7 @@ from dlrs_provision import paths, registry, runner
 from dlrs_provision.benchmark import flags, results
 from dlrs_provision.errors import DlrsError, UsageError
 from dlrs_provision.facts import cached_facts_file
-from dlrs_provision.inventory import Inventory
+from dlrs_provision.inventory import Inventory, select
 
 MODES = ("single", "multi")
 RESULTS_DIRNAME = "benchmark"
@@ -71,31 +71,10 @@ class Outcome:
 
 
 def _hosts(inv: Inventory, limit: str | None) -> list[str]:
-    """The hosts a single-mode run reaches: masters and workers, or those named by --limit."""
+    """The hosts a single-mode run reaches: masters and workers, or those --limit selects
+    (inventory.select: the rule of every command)."""
     everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
-    if not limit:
-        return everyone
-    chosen: list[str] = []
-    unknown: list[str] = []
-    for item in (p.strip() for p in limit.replace(":", ",").split(",")):
-        if not item:
-            continue
-        if item in inv.hosts:
-            members = [item]
-        elif item in inv.groups or item == "all":
-            members = inv.members(item)
-        else:
-            unknown.append(item)
-            continue
-        chosen += [h for h in members if h in everyone and h not in chosen]
-    if unknown:
-        raise UsageError(
-            f"--limit {limit}: {', '.join(unknown)} is neither a host nor a group of {inv.path}",
-            f"name hosts or groups of the inventory: {', '.join(everyone)}",
-        )
-    if not chosen:
-        raise UsageError(f"--limit {limit} leaves no host of the masters and workers groups")
-    return chosen
+    return select(inv, limit, among=everyone)
 
 
 def _preflight_hint(inv: Inventory) -> str:

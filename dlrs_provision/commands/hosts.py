@@ -42,12 +42,17 @@ def resume_command(args: argparse.Namespace) -> str:
     return cmd
 
 
+def cluster_hosts(inv: inventory.Inventory, limit: str | None) -> list[str]:
+    """The masters and workers a command works on: all of them, or those --limit selects. One
+    rule for every command (inventory.select): an unknown host or group is exit 2."""
+    everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
+    return inventory.select(inv, limit, among=everyone)
+
+
 def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
-    """Reach every host over SSH before Ansible; print the table; False if any host fails."""
-    hosts = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
-    if args.limit:
-        wanted = set(args.limit.split(","))
-        hosts = [h for h in hosts if h in wanted] or hosts
+    """Reach the hosts of the run (cluster_hosts) over SSH before Ansible; print the table;
+    False if any host fails."""
+    hosts = cluster_hosts(inv, args.limit)
     results, unchecked = preflight.check_reach(
         inv, hosts, trust_new_host_keys=args.trust_new_host_keys
     )
