@@ -712,18 +712,29 @@ def _var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: 
                 where=level,
             )
             return out
-    if (folder / name).is_dir():
-        for entry in sorted((folder / name).rglob("*")):
+    try:
+        odd = sorted((folder / name).rglob("*")) if (folder / name).is_dir() else []
+        found_files = loader.find_vars_files(str(folder), name)
+    except OSError as exc:
+        b.problem(
+            Origin(exc.filename or str(folder), None),
+            f"cannot be read ({exc.strerror or exc.__class__.__name__})",
+            fix="make it readable (chmod u+rx) by the user running dlrs-provision",
+            where=level,
+        )
+        return out
+    if odd:
+        for entry in odd:
             if entry.is_dir() or entry.name.startswith("."):
                 continue
-            if (kind := input_files.kind_problem(entry)) is not None:
+            if (what := input_files.kind_problem(entry)) is not None:
                 b.problem(
                     Origin(str(entry), None),
-                    f"is {kind}, not a file of variables (Ansible would skip it unsaid)",
+                    f"is {what}, not a file of variables (Ansible would skip it unsaid)",
                     fix=f"remove it from {folder / name}/",
                     where=level,
                 )
-    for found in loader.find_vars_files(str(folder), name):
+    for found in found_files:
         file = str(found)
         text = _read_text(b, Path(found), yaml_text=True, what="variables")
         if text is None:
@@ -767,7 +778,11 @@ def _unmatched_var_files(base: Path, groups: set[str], hosts: set[str]) -> list[
         folder = base / kind
         if not folder.is_dir():
             continue
-        for entry in sorted(folder.iterdir()):
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue  # reported where its variables are read
+        for entry in entries:
             if entry.name.startswith("."):
                 continue
             stem = entry.name

@@ -166,6 +166,19 @@ def test_unreadable_inventory_folder(tmp_path, capsys, monkeypatch):
     refused(capsys, "validate", tmp_path / "inv", says=["cannot be read", "Permission denied"])
 
 
+def test_unreadable_group_vars_folder(tmp_path, capsys, monkeypatch):
+    put(tmp_path, {"hosts.yml": MASTER, "group_vars/all/a.yml": "x: 1\n"})
+    real = os.listdir
+
+    def denied(path):
+        if Path(os.fsdecode(path)) == tmp_path / "group_vars" / "all":
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", denied)
+    refused(capsys, "validate", tmp_path, says=["group_vars/all", "Permission denied"])
+
+
 def test_unreadable_file(tmp_path, capsys, monkeypatch):
     inv = put(tmp_path, {"hosts.yml": MASTER}) / "hosts.yml"
     real = open
