@@ -93,7 +93,9 @@ class Inventory:
     groups: dict[str, Group]
     hosts: dict[str, Host]
     warnings: list[Problem] = field(default_factory=list)
-    notes: list[Problem] = field(default_factory=list)  # legal values not checked (templates, vault)
+    notes: list[Problem] = field(
+        default_factory=list
+    )  # legal values not checked (templates, vault)
 
     # -- groups
     def host_groups(self, host: str) -> list[str]:
@@ -261,7 +263,6 @@ def _range_problem(hostpattern: str) -> str | None:
         pattern, _port = parse_address(hostpattern, allow_ranges=True)
     except Exception:  # noqa: BLE001 - Ansible goes on with the pattern as it is
         pattern = hostpattern
-    shown = f"host range {pattern!r}"
     total = 1
     for m in _BRACKET.finditer(pattern):
         parts = m.group(1).split(":")
@@ -270,27 +271,27 @@ def _range_problem(hostpattern: str) -> str | None:
         beg, end = parts[0] or "0", parts[1]
         step_text = parts[2] if len(parts) == 3 and parts[2] else "1"
         if not step_text.isdigit():
-            return f"{shown}: step {step_text!r} is not a whole number"
+            return f"the step {step_text!r} is not a whole number"
         step = int(step_text)
         if step == 0:
-            return f"{shown}: the step is zero"
+            return "the step is zero"
         if beg.isdigit() and end.isdigit():
             low, high = int(beg), int(end)
         elif len(beg) == 1 and len(end) == 1 and beg.isalpha() and end.isalpha():
             low, high = ord(beg), ord(end)
         elif (beg.isdigit() and end.isalpha()) or (beg.isalpha() and end.isdigit()):
-            return f"{shown} mixes a number and a letter ({beg} and {end})"
+            return f"it mixes a number and a letter ({beg} and {end})"
         else:
-            return f"{shown}: {beg!r} to {end!r} is neither a range of numbers nor of letters"
+            return f"{beg!r} to {end!r} is neither a range of numbers nor of single letters"
         if low > high:
             return (
-                f"{shown} is reversed: it starts at {beg}, after its end {end}, so it names no "
+                f"it is reversed: it starts at {beg}, after its end {end}, so it names no "
                 f"host (write [{end}:{beg}])"
             )
         total *= len(range(low, high + 1, step))
         if total > input_files.MAX_HOSTS:
             return (
-                f"{shown} names {total:,} hosts or more: refused above "
+                f"it names {total:,} hosts or more: refused above "
                 f"{input_files.MAX_HOSTS:,} hosts per range"
             )
     return None
@@ -307,7 +308,11 @@ def _plugins(where: _Where) -> tuple[Any, Any]:
         def _expand_hostpattern(self, hostpattern: Any) -> tuple[list[str], int | None]:
             origin = _tag_origin(hostpattern) or self._line_origin()
             if isinstance(hostpattern, str) and (wrong := _range_problem(hostpattern)):
-                where.problem(origin, wrong, fix=_RANGE_FIX)
+                where.problem(
+                    origin,
+                    f"host range {_plain(hostpattern)!r} does not expand: {wrong}",
+                    fix=_RANGE_FIX,
+                )
                 return [], None
             try:
                 names, port = super()._expand_hostpattern(hostpattern)  # type: ignore[misc]

@@ -183,14 +183,14 @@ _SAFE_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 def _node_name_problem(name: str) -> str | None:
     if len(name) > 253:
-        return f"is no Kubernetes node name: it is {len(name)} characters long (at most 253)"
+        return f"cannot be a Kubernetes node name: it is {len(name)} characters long (at most 253)"
     if not _NODE_NAME.match(name):
         return (
-            "is no Kubernetes node name (lowercase letters, digits, '-' and '.', each "
+            "cannot be a Kubernetes node name (lowercase letters, digits, '-' and '.', each "
             "dot-separated part starting and ending with a letter or digit)"
         )
     if any(len(label) > 63 for label in name.split(".")):
-        return "is no Kubernetes node name: a dot-separated part is longer than 63 characters"
+        return "cannot be a Kubernetes node name: a dot-separated part is over 63 characters"
     return None
 
 
@@ -223,7 +223,7 @@ def _check_node_names(inv: Inventory) -> list[Problem]:
                     problems.append(
                         Problem(
                             origin.file,
-                            f"host name {name!r}, lower-cased, {wrong}",
+                            f"host name {name!r} {wrong}",
                             fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its "
                             f"address in ansible_host), or set {key}",
                             line=origin.line,
@@ -338,7 +338,7 @@ def _check_connection(inv: Inventory) -> list[Problem]:
                 Problem(
                     var.origin.file,
                     wrong,
-                    fix="balance the quotes, e.g. -o ProxyCommand=\"ssh -W %h:%p jump\"",
+                    fix='balance the quotes, e.g. -o ProxyCommand="ssh -W %h:%p jump"',
                     line=var.origin.line,
                     where=var.level,
                     field=key,
@@ -581,7 +581,11 @@ def _check_setting(inv: Inventory, key: str, var: Var, where: str) -> list[Probl
     if wrong is None:
         return []
     fix = f"give {setting.expected()}"
-    if isinstance(var.value, (float, int)) and not isinstance(var.value, bool):
+    if (
+        isinstance(var.value, (float, int))
+        and not isinstance(var.value, bool)
+        and not setting.secret
+    ):
         if setting.kind not in ("int", "bool", "list", "k8s_checksums"):
             written = _written(var, key) or str(var.value)
             wrong += f" (YAML reads {written} as a number)"

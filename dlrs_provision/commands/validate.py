@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check an inventory; touches no host")
     p.add_argument("inventory", help="hosts file (YAML or INI) or inventory folder")
     p.add_argument(
-        "--limit", help="also check a --limit pattern as the other commands read it (exit 2 "
-        "when it names a host or group the inventory does not have)"
+        "--limit",
+        help="also check a --limit pattern as the other commands read it (exit 2 "
+        "when it names a host or group the inventory does not have)",
     )
     p.set_defaults(func=run)
 

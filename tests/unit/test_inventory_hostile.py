@@ -73,7 +73,7 @@ def put(root: Path, files: dict[str, str | bytes | None]) -> Path:
         ("w[01:10:0]", ["step is zero"]),
         ("w[1:c]", ["w[1:c]", "mixes a number and a letter"]),
         ("w[a:3]", ["mixes a number and a letter"]),
-        ("w[ab:cd]", ["neither a range of numbers nor of letters"]),
+        ("w[ab:cd]", ["neither a range of numbers nor of single letters"]),
         ("w[1:5:x]", ["step 'x' is not a whole number"]),
         ("w[5:1]", ["w[5:1]", "reversed", "[1:5]"]),
         ("w[z:a]", ["reversed"]),
@@ -287,7 +287,9 @@ def test_a_few_plain_aliases_are_fine(tmp_path, capsys):
 
 
 def test_inventory_above_the_size_cap(tmp_path, capsys):
-    lines = "".join(f"w{i}: {{ansible_host: 10.1.{i // 250}.{i % 250 + 1}}}\n" for i in range(40000))
+    lines = "".join(
+        f"w{i}: {{ansible_host: 10.1.{i // 250}.{i % 250 + 1}}}\n" for i in range(40000)
+    )
     inv = put(tmp_path, {"hosts.yml": with_workers(lines)}) / "hosts.yml"
     assert inv.stat().st_size > input_files.MAX_INVENTORY_BYTES
     started = time.monotonic()
@@ -369,9 +371,7 @@ def test_host_names_unsafe_anywhere(tmp_path, capsys, name):
     refused(capsys, "validate", inv, says=[f"{inv}:8", repr(name)])
 
 
-@pytest.mark.parametrize(
-    "name", ["W_1", "w1." * 1 + "x" * 64, "a" * 254, "node-", "Upper_case"]
-)
+@pytest.mark.parametrize("name", ["W_1", "w1." * 1 + "x" * 64, "a" * 254, "node-", "Upper_case"])
 def test_host_names_that_are_no_node_names(tmp_path, capsys, name):
     inv = put(tmp_path, {"hosts.yml": with_workers(f"'{name}':\n")}) / "hosts.yml"
     refused(capsys, "validate", inv, says=[f"{inv}:8", "node name"])
@@ -420,7 +420,7 @@ def test_templated_node_name_override_is_noted(tmp_path, capsys):
         ("ansible_port: 0", ["ansible_port"]),
         ("ansible_port: -1", ["ansible_port"]),
         ("ansible_ssh_common_args: '-o \"ProxyCommand=ssh x'", ["ansible_ssh_common_args"]),
-        ("ansible_ssh_extra_args: \"-o 'Foo\"", ["ansible_ssh_extra_args", "quotation"]),
+        ('ansible_ssh_extra_args: "-o \'Foo"', ["ansible_ssh_extra_args", "quotation"]),
         ("ansible_ssh_common_args: [a]", ["ansible_ssh_common_args", "a list"]),
     ],
 )
@@ -553,9 +553,12 @@ def test_preflight_reaches_only_the_limited_hosts(tmp_path, capsys, monkeypatch,
     with pytest.raises(SystemExit):
         cli.main(["preflight", str(inv), "--limit", limit])
     assert reached == [chosen]
-    assert host_commands.cluster_hosts(
-        __import__("dlrs_provision.inventory").inventory.load(inv), limit
-    ) == chosen
+    assert (
+        host_commands.cluster_hosts(
+            __import__("dlrs_provision.inventory").inventory.load(inv), limit
+        )
+        == chosen
+    )
 
 
 def test_validate_prints_what_the_limit_selects(tmp_path, capsys):
