@@ -56,7 +56,9 @@ def read_bytes(path: Path, limit: int, what: str) -> bytes:
     try:
         kind = kind_problem(path)
     except OSError as exc:
-        raise Unreadable(f"cannot be read ({_reason(exc)})", f"check the path of the {what}")
+        raise Unreadable(
+            f"cannot be read ({_reason(exc)})", f"check the path of the {what}"
+        ) from None
     if kind is not None:
         raise Unreadable(
             f"is {kind}, not a file",

@@ -261,7 +261,7 @@ def _range_problem(hostpattern: str) -> str | None:
 
     try:
         pattern, _port = parse_address(hostpattern, allow_ranges=True)
-    except Exception:  # noqa: BLE001 - Ansible goes on with the pattern as it is
+    except Exception:  # Ansible goes on with the pattern as it is
         pattern = hostpattern
     total = 1
     for m in _BRACKET.finditer(pattern):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from pathlib import Path
 from collections.abc import Iterator
 
 from dlrs_provision import catalog, clearlinux_kubernetes
@@ -581,15 +580,11 @@ def _check_setting(inv: Inventory, key: str, var: Var, where: str) -> list[Probl
     if wrong is None:
         return []
     fix = f"give {setting.expected()}"
-    if (
-        isinstance(var.value, (float, int))
-        and not isinstance(var.value, bool)
-        and not setting.secret
-    ):
-        if setting.kind not in ("int", "bool", "list", "k8s_checksums"):
-            written = _written(var, key) or str(var.value)
-            wrong += f" (YAML reads {written} as a number)"
-            fix = f"quote it: {key}: '{written}'; " + fix
+    numeric = isinstance(var.value, (float, int)) and not isinstance(var.value, bool)
+    if numeric and not setting.secret and setting.kind not in _NUMERIC_KINDS:
+        written = _written(var, key) or str(var.value)
+        wrong += f" (YAML reads {written} as a number)"
+        fix = f"quote it: {key}: '{written}'; " + fix
     if setting.choices and isinstance(var.value, str):
         same_case = [c for c in setting.choices if c.lower() == var.value.lower()]
         near = same_case or difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
@@ -598,6 +593,9 @@ def _check_setting(inv: Inventory, key: str, var: Var, where: str) -> list[Probl
     if setting.kind == "int" and isinstance(var.value, str) and var.value.strip().isdigit():
         fix += " (remove the quotes)"
     return [Problem(o.file, wrong, fix=fix, line=o.line, where=where, field=key)]
+
+
+_NUMERIC_KINDS = ("int", "bool", "list", "k8s_checksums")
 
 
 def _written(var: Var, key: str) -> str | None:
