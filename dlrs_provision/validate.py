@@ -213,7 +213,7 @@ def _check_node_names(inv: Inventory) -> list[Problem]:
             continue
         hv = inv.host_vars(name)
         for group, key in _NODE_NAME_KEYS.items():
-            if name not in inv.members(group):
+            if group not in host.groups:
                 continue
             var = hv.get(key)
             if var is None:
