@@ -224,7 +224,9 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, str):
         return f"the string {_plain(value)!r}"
-    return type(value).__name__
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"the number {_plain(value)}"
+    return type(_plain(value)).__name__
 
 
 # --------------------------------------------------------------------------- Ansible's plugins
@@ -369,8 +371,8 @@ def _plugins(where: _Where) -> tuple[Any, Any]:
                         del group_data[key]
                         continue
                     body = group_data[key]
-                    if key == "hosts" and isinstance(body, Mapping):
-                        body = group_data[key] = _string_hosts(body, key_origin, label)
+                    if key in ("hosts", "children") and isinstance(body, Mapping):
+                        body = group_data[key] = _string_keys(body, key_origin, label, key)
                     if isinstance(body, (Mapping, type(None))) or (
                         key != "vars" and isinstance(body, str)
                     ):
@@ -394,23 +396,32 @@ def _plugins(where: _Where) -> tuple[Any, Any]:
                     del group_data[key]
             return super()._parse_group(group, group_data)
 
-    def _string_hosts(hosts: Mapping, hosts_origin: Origin, label: str) -> dict:
-        """The hosts whose names are strings; a null, list, mapping or number as a host name is
-        a problem (Ansible fails on it, without saying where)."""
+    def _string_keys(entries: Mapping, origin: Origin, label: str, key: str) -> dict:
+        """The hosts (or child groups) whose names are strings, and host variables that are a
+        mapping; anything else is a problem at its line (Ansible fails on it without one)."""
+        what = "host" if key == "hosts" else "group"
         kept = {}
-        for name, body in hosts.items():
-            if isinstance(name, str):
-                kept[name] = body
+        for name, body in entries.items():
+            at = _tag_origin(name) or _tag_origin(body) or origin
+            if not isinstance(name, str):
+                fix = (
+                    f"give the {what} a name (an empty key, `~` or `null` is YAML's null)"
+                    if name is None
+                    else f"a {what} name is a plain name; put it in quotes if it is a number"
+                )
+                where.problem(
+                    at, f"a {what} name must be a string, got {_kind(name)}", fix=fix, where=label
+                )
                 continue
-            at = _tag_origin(name) or _tag_origin(body) or hosts_origin
-            fix = (
-                "give the host a name (an empty key, `~` or `null` is YAML's null)"
-                if name is None
-                else "a host name is a plain name; put it in quotes if it is a number"
-            )
-            where.problem(
-                at, f"a host name must be a string, got {_kind(name)}", fix=fix, where=label
-            )
+            if key == "hosts" and not isinstance(body, (Mapping, type(None))):
+                where.problem(
+                    at,
+                    f"the variables of host {name} must be a mapping, got {_kind(body)}",
+                    fix=f"write `{name}:` alone, or `{name}: {{name: value}}`",
+                    where=label,
+                )
+                body = None
+            kept[name] = body
         return kept
 
     class IniInventoryModule(Recording, ini.InventoryModule):  # type: ignore[misc]

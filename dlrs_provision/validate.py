@@ -281,6 +281,8 @@ def _kind(value: object) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
     return f"a {type(value).__name__}"
 
 

@@ -109,11 +109,21 @@ def test_good_ranges_still_expand(tmp_path, capsys):
         ("? [a, b]\n: {}\n", ["is a list or a mapping"]),
         ("? {a: 1}\n: {}\n", []),
         ("12: {}\n", ["must be a string"]),
+        ("w1: [1, 2]\n", ["variables of host w1 must be a mapping, got a list"]),
+        ("w1: just-text\n", ["variables of host w1 must be a mapping"]),
     ],
 )
 def test_host_names_that_are_no_strings(tmp_path, capsys, entry, says):
     inv = put(tmp_path, {"hosts.yml": with_workers(entry)}) / "hosts.yml"
     refused(capsys, "validate", inv, says=[str(inv), *says])
+
+
+@pytest.mark.parametrize(("group", "got"), [("~", "got nothing"), ("12", "got the number 12"), ("[a]", "")])
+def test_group_names_that_are_no_strings(tmp_path, capsys, group, got):
+    key = f"? {group}\n    :" if group.startswith("[") else f"{group}:"
+    text = MASTER + f"    {key}\n      hosts:\n        w1:\n"
+    inv = put(tmp_path, {"hosts.yml": text}) / "hosts.yml"
+    refused(capsys, "validate", inv, says=[str(inv), got])
 
 
 # --------------------------------------------------------------------------- 2. wrong kinds
