@@ -118,7 +118,9 @@ def test_host_names_that_are_no_strings(tmp_path, capsys, entry, says):
     refused(capsys, "validate", inv, says=[str(inv), *says])
 
 
-@pytest.mark.parametrize(("group", "got"), [("~", "got nothing"), ("12", "got the number 12"), ("[a]", "")])
+@pytest.mark.parametrize(
+    ("group", "got"), [("~", "got nothing"), ("12", "got the number 12"), ("[a]", "")]
+)
 def test_group_names_that_are_no_strings(tmp_path, capsys, group, got):
     key = f"? {group}\n    :" if group.startswith("[") else f"{group}:"
     text = MASTER + f"    {key}\n      hosts:\n        w1:\n"
