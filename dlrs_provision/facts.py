@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dlrs_provision import input_files
 from dlrs_provision.errors import UsageError
 
 # `ansible HOST -m setup` prints "HOST | SUCCESS => {...}" before the JSON
@@ -18,12 +19,7 @@ def parse_facts(text: str, origin: str) -> dict[str, Any]:
     body = _ADHOC_PREFIX.sub("", text.strip(), count=1)
     if not body:
         raise UsageError(f"{origin}: the facts file is empty", _FACTS_HINT)
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{origin}:{exc.lineno}: not JSON ({exc.msg}, column {exc.colno})", _FACTS_HINT
-        ) from None
+    data = _json(body, origin)
     if not isinstance(data, dict):
         raise UsageError(
             f"{origin}: expected a JSON object, got {type(data).__name__}", _FACTS_HINT
@@ -31,14 +27,37 @@ def parse_facts(text: str, origin: str) -> dict[str, Any]:
     if isinstance(data.get("__payload__"), str):
         # ansible-core 2.19+ wraps each cache entry: {"__payload__": "<the facts as JSON>"}
         try:
-            data = json.loads(data["__payload__"])
-        except json.JSONDecodeError:
+            data = _json(data["__payload__"], origin)
+        except UsageError:
             raise UsageError(f"{origin}: the fact-cache payload is not JSON", _FACTS_HINT) from None
         if not isinstance(data, dict):
             raise UsageError(f"{origin}: the fact-cache payload is not an object", _FACTS_HINT)
     if isinstance(data.get("ansible_facts"), dict):
         data = data["ansible_facts"]
     return _untag(data)
+
+
+def _json(body: str, origin: str) -> Any:
+    """JSON text as Python, refusing what nests deeper than facts ever do (a RecursionError
+    would otherwise escape from the decoder or from any walk over the data later)."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{origin}:{exc.lineno}: not JSON ({exc.msg}, column {exc.colno})", _FACTS_HINT
+        ) from None
+    except RecursionError:
+        data = None
+        deep = True
+    else:
+        deep = input_files.depth_problem(data)
+    if deep:
+        raise UsageError(
+            f"{origin}: the JSON is nested more than {input_files.MAX_DEPTH} levels deep; "
+            "no host's facts are",
+            _FACTS_HINT,
+        )
+    return data
 
 
 def _untag(value: Any) -> Any:
@@ -74,12 +93,13 @@ def cached_facts_file(folder: Path, host: str) -> Path | None:
 
 def load_facts(path: str | Path) -> dict[str, Any]:
     p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such facts file", _FACTS_HINT)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such facts file", _FACTS_HINT) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: cannot read facts file ({exc.__class__.__name__})") from None
+        text = input_files.decode(input_files.read_bytes(p, input_files.MAX_FACTS_BYTES, "facts"))
+    except input_files.Unreadable as exc:
+        where = f"{p}:{exc.line}" if exc.line else str(p)
+        raise UsageError(f"{where}: the facts file {exc.message}", exc.fix) from None
     return parse_facts(text, str(p))
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlrs_provision import catalog
+from dlrs_provision import catalog, input_files
 from dlrs_provision.errors import InputError, Problem
 from dlrs_provision.settings import SETTINGS
 
@@ -93,6 +93,9 @@ class Inventory:
     groups: dict[str, Group]
     hosts: dict[str, Host]
     warnings: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(
+        default_factory=list
+    )  # legal values not checked (templates, vault)
 
     # -- groups
     def host_groups(self, host: str) -> list[str]:
@@ -221,7 +224,9 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, str):
         return f"the string {_plain(value)!r}"
-    return type(value).__name__
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"the number {_plain(value)}"
+    return type(_plain(value)).__name__
 
 
 # --------------------------------------------------------------------------- Ansible's plugins
@@ -247,6 +252,51 @@ _RANGE_FIX = (
     "write a range as [START:END] or [START:END:STEP] with whole numbers of the same width "
     "(w[01:10]) or single letters (w[a:f]), the step above zero"
 )
+_BRACKET = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _range_problem(hostpattern: str) -> str | None:
+    """What is wrong with the ranges of a host pattern, before Ansible expands it: a zero step,
+    letters mixed with numbers, a reversed range (Ansible silently names no host), or more
+    hosts than input_files.MAX_HOSTS (Ansible would build them all)."""
+    from ansible.parsing.utils.addresses import parse_address
+
+    try:
+        pattern, _port = parse_address(hostpattern, allow_ranges=True)
+    except Exception:  # Ansible goes on with the pattern as it is
+        pattern = hostpattern
+    total = 1
+    for m in _BRACKET.finditer(pattern):
+        parts = m.group(1).split(":")
+        if len(parts) not in (2, 3) or not parts[1]:
+            continue  # not a range (an IPv6 address); Ansible says what it makes of it
+        beg, end = parts[0] or "0", parts[1]
+        step_text = parts[2] if len(parts) == 3 and parts[2] else "1"
+        if not step_text.isdigit():
+            return f"the step {step_text!r} is not a whole number"
+        step = int(step_text)
+        if step == 0:
+            return "the step is zero"
+        if beg.isdigit() and end.isdigit():
+            low, high = int(beg), int(end)
+        elif len(beg) == 1 and len(end) == 1 and beg.isalpha() and end.isalpha():
+            low, high = ord(beg), ord(end)
+        elif (beg.isdigit() and end.isalpha()) or (beg.isalpha() and end.isdigit()):
+            return f"it mixes a number and a letter ({beg} and {end})"
+        else:
+            return f"{beg!r} to {end!r} is neither a range of numbers nor of single letters"
+        if low > high:
+            return (
+                f"it is reversed: it starts at {beg}, after its end {end}, so it names no "
+                f"host (write [{end}:{beg}])"
+            )
+        total *= len(range(low, high + 1, step))
+        if total > input_files.MAX_HOSTS:
+            return (
+                f"it names {total:,} hosts or more: refused above "
+                f"{input_files.MAX_HOSTS:,} hosts per range"
+            )
+    return None
 
 
 def _plugins(where: _Where) -> tuple[Any, Any]:
@@ -259,6 +309,13 @@ def _plugins(where: _Where) -> tuple[Any, Any]:
     class Recording:
         def _expand_hostpattern(self, hostpattern: Any) -> tuple[list[str], int | None]:
             origin = _tag_origin(hostpattern) or self._line_origin()
+            if isinstance(hostpattern, str) and (wrong := _range_problem(hostpattern)):
+                where.problem(
+                    origin,
+                    f"host range {_plain(hostpattern)!r} does not expand: {wrong}",
+                    fix=_RANGE_FIX,
+                )
+                return [], None
             try:
                 names, port = super()._expand_hostpattern(hostpattern)  # type: ignore[misc]
             except TypeError:  # a YAML number as the host name
@@ -314,6 +371,8 @@ def _plugins(where: _Where) -> tuple[Any, Any]:
                         del group_data[key]
                         continue
                     body = group_data[key]
+                    if key in ("hosts", "children") and isinstance(body, Mapping):
+                        body = group_data[key] = _string_keys(body, key_origin, label, key)
                     if isinstance(body, (Mapping, type(None))) or (
                         key != "vars" and isinstance(body, str)
                     ):
@@ -336,6 +395,34 @@ def _plugins(where: _Where) -> tuple[Any, Any]:
                     where.problem(key_origin, message, fix=fix, where=label, field=key)
                     del group_data[key]
             return super()._parse_group(group, group_data)
+
+    def _string_keys(entries: Mapping, origin: Origin, label: str, key: str) -> dict:
+        """The hosts (or child groups) whose names are strings, and host variables that are a
+        mapping; anything else is a problem at its line (Ansible fails on it without one)."""
+        what = "host" if key == "hosts" else "group"
+        kept = {}
+        for name, body in entries.items():
+            at = _tag_origin(name) or _tag_origin(body) or origin
+            if not isinstance(name, str):
+                fix = (
+                    f"give the {what} a name (an empty key, `~` or `null` is YAML's null)"
+                    if name is None
+                    else f"a {what} name is a plain name; put it in quotes if it is a number"
+                )
+                where.problem(
+                    at, f"a {what} name must be a string, got {_kind(name)}", fix=fix, where=label
+                )
+                continue
+            if key == "hosts" and not isinstance(body, (Mapping, type(None))):
+                where.problem(
+                    at,
+                    f"the variables of host {name} must be a mapping, got {_kind(body)}",
+                    fix=f"write `{name}:` alone, or `{name}: {{name: value}}`",
+                    where=label,
+                )
+                body = None
+            kept[name] = body
+        return kept
 
     class IniInventoryModule(Recording, ini.InventoryModule):  # type: ignore[misc]
         def _raise_error(self, message: str) -> None:
@@ -382,6 +469,41 @@ _INI_MESSAGES = (
 )
 
 
+_CYCLE = re.compile(r"Adding group '(.+)' as child to '(.+)' creates a recursive dependency loop\.")
+
+
+def _cycle_problem(where: _Where, exc: BaseException, data: Any) -> bool:
+    """Ansible's "recursive dependency loop", with the groups of the loop named."""
+    m = _CYCLE.fullmatch(_exc_message(exc))
+    if not m:
+        return False
+    child, parent = m.groups()
+    path = _group_path(data, child, parent) or [child, parent]
+    loop = " -> ".join([parent, *path])
+    where.problem(
+        _exc_origin(exc) or where.groups.get(parent) or Origin(where.file, None),
+        f"the groups form a cycle: {loop} (each contains the next, so a group contains itself)",
+        fix=f"remove `{child}` from the children of `{parent}`",
+        where=f"group {parent}",
+    )
+    return True
+
+
+def _group_path(data: Any, start: str, goal: str) -> list[str] | None:
+    """Group names from start down to goal through child groups (already in the data)."""
+    todo, seen = [[start]], {start}
+    while todo:
+        path = todo.pop(0)
+        if path[-1] == goal:
+            return path
+        grp = data.groups.get(path[-1])
+        for c in grp.child_groups if grp is not None else []:
+            if c.name not in seen:
+                seen.add(c.name)
+                todo.append([*path, str(c.name)])
+    return None
+
+
 def _ini_problem(where: _Where, exc: BaseException) -> None:
     text = _exc_message(exc)
     origin = _exc_origin(exc)
@@ -414,6 +536,12 @@ def _yaml_problem(where: _Where, exc: BaseException) -> None:
             Origin(origin.file, origin.line or 1),
             f"the top level must be a mapping of groups, got {_named_type(text)}",
             fix="start the file with `all:` and put groups under `children:`",
+        )
+    elif text.startswith("YAML parsing failed") and "unhashable key" in text:
+        where.problem(
+            origin,
+            "a key (a host or group name) is a list or a mapping",
+            fix="write each host or group as a plain `name:` on its own line",
         )
     elif text.startswith("YAML parsing failed"):
         what = text.removeprefix("YAML parsing failed").lstrip(": ")
@@ -458,23 +586,59 @@ def _warnings_captured() -> Any:
 # --------------------------------------------------------------------------- loading
 
 
-def _hosts_files(path: Path) -> list[Path]:
-    """The files Ansible reads as inventory sources from a folder (its IGNORED rule)."""
+def _hosts_files(path: Path, w: _Where) -> list[Path]:
+    """The files Ansible reads as inventory sources from a folder (its IGNORED rule). A folder
+    that cannot be listed is a problem; what is no regular file is refused when it is read."""
     from ansible.inventory.manager import IGNORED
 
-    if path.is_file():
+    if not path.is_dir():
         return [path]
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        w.problem(
+            Origin(str(path), None),
+            f"the folder cannot be read ({exc.strerror or exc.__class__.__name__})",
+            fix="make it readable (chmod u+rx) by the user running dlrs-provision",
+        )
+        return []
     found: list[Path] = []
-    for name in sorted(os.listdir(path)):
+    for name in names:
         if IGNORED.search(os.fsencode(name)):
             continue
         entry = path / name
-        found += _hosts_files(entry) if entry.is_dir() else [entry]
+        found += _hosts_files(entry, w) if entry.is_dir() else [entry]
     return found
 
 
-def _yaml_inventory(src: Path, loader: Any) -> bool:
-    """A hosts file without extension: Ansible tries its yaml plugin first, then ini."""
+def _read_text(w: _Where, path: Path, *, yaml_text: bool, what: str = "inventory") -> str | None:
+    """A user's file as text, or None after recording why not: no regular file (a FIFO is
+    never opened), too large, not UTF-8, or YAML built to expand without end."""
+    try:
+        text = input_files.decode(
+            input_files.read_bytes(path, input_files.MAX_INVENTORY_BYTES, what)
+        )
+        if yaml_text:
+            input_files.yaml_bombs(text)
+    except input_files.Unreadable as exc:
+        w.problem(Origin(str(path), exc.line), f"the file {exc.message}", fix=exc.fix)
+        return None
+    return text
+
+
+def _looks_like_yaml(text: str) -> bool:
+    """A hosts file without extension whose lines are YAML (`all:`, `hosts:`), not INI."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return False
+    if lines[0].strip() == "---" or re.match(r"^[\w.-]+:\s*(\{.*)?$", lines[0]):
+        return True
+    return any(re.match(r"^\s+(hosts|children|vars):\s*$", ln) for ln in lines)
+
+
+def _yaml_inventory(src: Path, loader: Any) -> BaseException | None:
+    """A hosts file without extension: Ansible tries its yaml plugin first, then ini. None when
+    it is a YAML inventory, else the yaml plugin's error."""
     from ansible.errors import AnsibleError
     from ansible.inventory.data import InventoryData
 
@@ -482,9 +646,9 @@ def _yaml_inventory(src: Path, loader: Any) -> bool:
     try:
         with _warnings_captured():
             _plugins(scratch)[0].parse(InventoryData(), loader, str(src), cache=False)
-    except AnsibleError:
-        return False
-    return True
+    except AnsibleError as exc:
+        return exc
+    return None
 
 
 def _parse_source(src: Path, plugins: tuple[Any, Any], data: Any, loader: Any, w: _Where) -> bool:
@@ -494,22 +658,36 @@ def _parse_source(src: Path, plugins: tuple[Any, Any], data: Any, loader: Any, w
     yaml_plugin, ini_plugin = plugins
     w.file = str(src)
     data.current_source = str(src)
-    if src.suffix in yaml_plugin.get_option("yaml_extensions") or (
-        not src.suffix and _yaml_inventory(src, loader)
-    ):
+    yaml_named = src.suffix in yaml_plugin.get_option("yaml_extensions")
+    text = _read_text(w, src, yaml_text=yaml_named or not src.suffix)
+    if text is None:
+        return False
+    yaml_error = None if yaml_named or src.suffix else _yaml_inventory(src, loader)
+    if yaml_named or (not src.suffix and yaml_error is None):
         with _warnings_captured() as ctx:
             try:
                 yaml_plugin.parse(data, loader, str(src), cache=False)
                 parsed = True
             except AnsibleError as exc:
-                _yaml_problem(w, exc)
+                if not _cycle_problem(w, exc, data):
+                    _yaml_problem(w, exc)
                 parsed = False
         _duplicates(w, ctx, str(src), "")
         return parsed
-    try:
-        text = src.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        w.problem(None, f"cannot read the file ({exc.__class__.__name__})")
+    if yaml_error is not None and _looks_like_yaml(text):
+        # Ansible would go on to read it as INI and report INI errors on YAML lines
+        scratch = _Where()
+        scratch.file = str(src)
+        _yaml_problem(scratch, yaml_error)
+        first = scratch.problems[0] if scratch.problems else None
+        why = f" ({first.message})" if first else ""
+        w.problem(
+            Origin(str(src), first.line if first else None),
+            f"this file has no extension and looks like YAML, but it does not load as a YAML "
+            f"inventory{why}, so Ansible would read it as INI",
+            fix=f"name it {src.name}.yml so that it is read as YAML, and fix the YAML"
+            + (f": {first.fix}" if first and first.fix else ""),
+        )
         return False
     if not any(ln.strip() and not ln.strip().startswith(("#", ";")) for ln in text.splitlines()):
         # Ansible's ini plugin reads it as an inventory of nothing, silently
@@ -518,7 +696,8 @@ def _parse_source(src: Path, plugins: tuple[Any, Any], data: Any, loader: Any, w
     try:
         ini_plugin.parse(data, loader, str(src), cache=False)
     except AnsibleError as exc:
-        _ini_problem(w, exc)
+        if not _cycle_problem(w, exc, data):
+            _ini_problem(w, exc)
     return True
 
 
@@ -540,8 +719,42 @@ def _var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: 
     folder = base / kind
     if not folder.is_dir():
         return out
-    for found in loader.find_vars_files(str(folder), name):
+    for ext in (".yml", ".yaml", ".json"):
+        if (folder / (name + ext)).is_dir():
+            b.problem(
+                Origin(str(folder / (name + ext)), None),
+                f"is a folder, but a name ending in {ext} must be a file of variables",
+                fix=f"make it a file, or name the folder {kind}/{name}/ (a folder of files)",
+                where=level,
+            )
+            return out
+    try:
+        odd = sorted((folder / name).rglob("*")) if (folder / name).is_dir() else []
+        found_files = loader.find_vars_files(str(folder), name)
+    except OSError as exc:
+        b.problem(
+            Origin(exc.filename or str(folder), None),
+            f"cannot be read ({exc.strerror or exc.__class__.__name__})",
+            fix="make it readable (chmod u+rx) by the user running dlrs-provision",
+            where=level,
+        )
+        return out
+    if odd:
+        for entry in odd:
+            if entry.is_dir() or entry.name.startswith("."):
+                continue
+            if (what := input_files.kind_problem(entry)) is not None:
+                b.problem(
+                    Origin(str(entry), None),
+                    f"is {what}, not a file of variables (Ansible would skip it unsaid)",
+                    fix=f"remove it from {folder / name}/",
+                    where=level,
+                )
+    for found in found_files:
         file = str(found)
+        text = _read_text(b, Path(found), yaml_text=True, what="variables")
+        if text is None:
+            continue
         with open(found, "rb") as handle:
             if is_encrypted_file(handle):
                 b.warnings.append(
@@ -581,11 +794,15 @@ def _unmatched_var_files(base: Path, groups: set[str], hosts: set[str]) -> list[
         folder = base / kind
         if not folder.is_dir():
             continue
-        for entry in sorted(folder.iterdir()):
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue  # reported where its variables are read
+        for entry in entries:
             if entry.name.startswith("."):
                 continue
             stem = entry.name
-            if entry.is_file() and entry.suffix in (".yml", ".yaml", ".json"):
+            if entry.suffix in (".yml", ".yaml", ".json"):
                 stem = entry.stem
             if stem in known:
                 continue
@@ -637,6 +854,17 @@ def load(path: str | Path) -> Inventory:
             ],
             what=f"inventory {root}",
         )
+    if not root.is_dir() and (kind := input_files.kind_problem(root)) is not None:
+        raise InputError(
+            [
+                Problem(
+                    str(root),
+                    f"is {kind}, not an inventory file or folder",
+                    fix="give the path of a hosts file (YAML or INI) or an inventory folder",
+                )
+            ],
+            what=f"inventory {root}",
+        )
     from ansible.inventory.data import InventoryData
     from ansible.inventory.helpers import sort_groups
     from ansible.plugins.loader import init_plugin_loader
@@ -649,9 +877,10 @@ def load(path: str | Path) -> Inventory:
     data = InventoryData()
     w = _Where()
     readable = True
-    sources = _hosts_files(root)
+    sources = _hosts_files(root, w)
     if not sources:
         readable = False
+    if not sources and not w.problems:
         w.problem(
             Origin(str(root), None),
             "the folder holds no hosts file",
@@ -664,6 +893,16 @@ def load(path: str | Path) -> Inventory:
     data.reconcile_inventory()
 
     base = root if root.is_dir() else root.parent
+    for kind in ("group_vars", "host_vars"):
+        if (base / kind).exists() and not (base / kind).is_dir():
+            readable = False
+            w.problem(
+                Origin(str(base / kind), None),
+                f"{kind} is a file: Ansible reads {kind}/ only as a folder, so its variables "
+                "would apply to nothing",
+                fix=f"make {kind}/ a folder with one NAME.yml per "
+                + ("group" if kind == "group_vars" else "host"),
+            )
     fallback = Origin(str(sources[0] if sources else root), None)
     groups: dict[str, Group] = {}
     for tagged, grp in data.groups.items():
@@ -700,3 +939,101 @@ def load(path: str | Path) -> Inventory:
     if problems:
         raise InputError(problems, what=f"inventory {root}")
     return inv
+
+
+# --------------------------------------------------------------------------- --limit
+
+
+def _limit_items(limit: str) -> list[str]:
+    """Ansible's pattern split: on ',' and on ':' outside brackets (w[1:3] stays whole)."""
+    items, word, depth = [], "", 0
+    for ch in limit:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," or (ch == ":" and depth == 0):
+            items.append(word.strip())
+            word = ""
+        else:
+            word += ch
+    items.append(word.strip())
+    return [i for i in items if i]
+
+
+def _limit_match(inv: Inventory, item: str) -> list[str] | None:
+    """The hosts one --limit item names (inventory order), or None when it names nothing."""
+    import fnmatch
+
+    order = list(inv.hosts)
+    if item in ("all", "*"):
+        return order
+    if item in inv.hosts:
+        return [item]
+    if item in inv.groups:
+        return inv.members(item)
+    m = re.fullmatch(r"(.+)\[(-?\d*)(?::(-?\d*))?\]", item)
+    if m and m.group(1) in inv.groups:  # group[0], group[1:3]
+        members = inv.members(m.group(1))
+        start = int(m.group(2)) if m.group(2) else 0
+        if m.group(3) is None and m.group(2):
+            return members[start : start + 1 or None] or None
+        end = int(m.group(3)) + 1 if m.group(3) else None
+        return members[start:end] or None
+    if item.startswith("~"):
+        try:
+            rx = re.compile(item[1:])
+        except re.error:
+            return None
+        names = [h for h in order if rx.search(h)]
+        groups = [g for g in inv.groups if rx.search(g)]
+    elif any(c in item for c in "*?["):
+        names = [h for h in order if fnmatch.fnmatchcase(h, item)]
+        groups = [g for g in inv.groups if fnmatch.fnmatchcase(g, item)]
+    else:
+        return None
+    chosen = set(names)
+    for g in groups:
+        chosen.update(inv.members(g))
+    return [h for h in order if h in chosen] or None
+
+
+def select(inv: Inventory, limit: str | None, among: list[str] | None = None) -> list[str]:
+    """The hosts a --limit selects, the one rule of every command: Ansible's pattern (names,
+    groups, wildcards, ~regex, !exclude, &intersect). A name that is neither a host nor a group
+    of the inventory, or a limit that leaves no host of `among`, is a UsageError before any
+    host is touched."""
+    from dlrs_provision.errors import UsageError
+
+    pool = list(among) if among is not None else list(inv.hosts)
+    if not limit:
+        return pool
+    union: list[str] = []
+    keep: set[str] | None = None
+    drop: set[str] = set()
+    unknown: list[str] = []
+    for raw in _limit_items(limit):
+        op, item = (raw[0], raw[1:].strip()) if raw[0] in "!&" else ("", raw)
+        found = _limit_match(inv, item) if item else None
+        if found is None:
+            unknown.append(raw)
+            continue
+        if op == "!":
+            drop.update(found)
+        elif op == "&":
+            keep = set(found) if keep is None else keep & set(found)
+        else:
+            union += [h for h in found if h not in union]
+    if unknown:
+        raise UsageError(
+            f"--limit {limit}: {', '.join(unknown)} is neither a host nor a group of {inv.path}",
+            f"name hosts or groups of the inventory: hosts {', '.join(inv.hosts)}; "
+            f"groups {', '.join(g for g in inv.groups if g != 'ungrouped')}",
+        )
+    if not union and (keep is not None or drop):
+        union = list(inv.hosts)  # `!w1` alone means every host but w1, as in Ansible
+    chosen = [h for h in pool if h in union and h not in drop and (keep is None or h in keep)]
+    if not chosen:
+        raise UsageError(
+            f"--limit {limit} leaves no host"
+            + (" of the masters and workers groups" if among is not None else ""),
+            f"choose among: {', '.join(pool)}",
+        )
+    return chosen

@@ -94,9 +94,14 @@ class HostReport:
         return [self.host, self.role, self.hardware, self.os, self.tuning, self.verdict]
 
 
-def host_reports(inv: Inventory, facts_dir: Path, result: RunResult | None) -> list[HostReport]:
+def host_reports(
+    inv: Inventory, facts_dir: Path, result: RunResult | None, hosts: list[str] | None = None
+) -> list[HostReport]:
+    """One report per host of the run: `hosts` (what --limit selected), else every master and
+    worker."""
     reports = []
-    for host in [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]:
+    everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
+    for host in everyone if hosts is None else hosts:
         hardware = os_name = tuning = "-"
         warnings: list[str] = []
         path = cached_facts_file(facts_dir, host)

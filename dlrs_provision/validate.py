@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 from collections.abc import Iterator
 
 from dlrs_provision import catalog, clearlinux_kubernetes
 from dlrs_provision.clearlinux_kubernetes import DEFAULT_KUBERNETES_VERSION
 from dlrs_provision.errors import Problem
-from dlrs_provision.inventory import MASTERS, Inventory, Var, VaultValue, is_templated
+from dlrs_provision.inventory import MASTERS, WORKERS, Inventory, Var, VaultValue, is_templated
 from dlrs_provision.settings import SETTINGS
 
 
@@ -62,25 +63,8 @@ def check(inv: Inventory) -> list[Problem]:
                 )
             )
 
-    # kubeadm names the node after the host (lower-cased) and refuses what is not a DNS-1123
-    # subdomain, on the host, halfway through the Kubernetes phase: say it here instead.
-    for name in [*inv.masters, *inv.workers]:
-        hv = inv.host_vars(name)
-        if any(k in hv for k in ("kubeadm_master_node_name", "kubeadm_worker_node_name")):
-            continue
-        if not _NODE_NAME.match(name.lower()) or len(name) > 253:
-            origin = inv.hosts[name].origins[0]
-            problems.append(
-                Problem(
-                    origin.file,
-                    f"host name {name!r} cannot be a Kubernetes node name (lowercase letters, "
-                    "digits, '-' and '.', starting and ending with a letter or digit)",
-                    fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its address in "
-                    "ansible_host)",
-                    line=origin.line,
-                    where=f"host {name}",
-                )
-            )
+    problems += _check_node_names(inv)
+    problems += _check_connection(inv)
 
     seen: dict[tuple[str, int], str] = {}
     for name in inv.hosts:
@@ -88,8 +72,10 @@ def check(inv: Inventory) -> list[Problem]:
         addr = hv["ansible_host"].value if "ansible_host" in hv else name
         port_var = hv.get("ansible_port")
         port = port_var.value if port_var else 22
-        if is_templated(port) or is_templated(addr):
-            continue  # known only on the run, from the variables it names
+        if port_var is not None and _unknowable(inv, port_var, "ansible_port"):
+            continue
+        if is_templated(addr) or isinstance(addr, VaultValue) or not isinstance(addr, str):
+            continue  # known only on the run, or reported by _check_connection
         if port_var and (
             isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
         ):
@@ -122,12 +108,14 @@ def check(inv: Inventory) -> list[Problem]:
             )
         seen.setdefault(key, name)
 
-    # every dlrs_ value, wherever it is set
+    # every dlrs_ value, wherever it is set; a vault value anywhere is noted as not checked
     for where, var_map in _all_var_maps(inv):
         for key, var in var_map.items():
+            if isinstance(var.value, VaultValue):
+                _unknowable(inv, var, key)
             if not key.startswith("dlrs_"):
                 continue
-            problems += _check_setting(key, var, where)
+            problems += _check_setting(inv, key, var, where)
     problems += _check_registry(inv)
     problems += _check_kubeflow(inv)
     problems += _check_clearlinux_kubernetes(inv)
@@ -183,6 +171,181 @@ def check(inv: Inventory) -> list[Problem]:
             )
         problems += _check_pod_network(inv, name)
     return _dedupe(problems)
+
+
+# kubeadm names the node after the host (lower-cased) or after the role's override, and
+# refuses what is not a DNS-1123 subdomain, on the host, halfway through the Kubernetes phase.
+_NODE_NAME_KEYS = {MASTERS: "kubeadm_master_node_name", WORKERS: "kubeadm_worker_node_name"}
+# The host name is also a file name (fact cache, artifacts) and a word in commands
+_SAFE_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _node_name_problem(name: str) -> str | None:
+    if len(name) > 253:
+        return f"cannot be a Kubernetes node name: it is {len(name)} characters long (at most 253)"
+    if not _NODE_NAME.match(name):
+        return (
+            "cannot be a Kubernetes node name (lowercase letters, digits, '-' and '.', each "
+            "dot-separated part starting and ending with a letter or digit)"
+        )
+    if any(len(label) > 63 for label in name.split(".")):
+        return "cannot be a Kubernetes node name: a dot-separated part is over 63 characters"
+    return None
+
+
+def _check_node_names(inv: Inventory) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, host in inv.hosts.items():
+        origin = host.origins[0]
+        if not _SAFE_HOST.match(name) or ".." in name:
+            problems.append(
+                Problem(
+                    origin.file,
+                    f"host name {name!r} holds characters a host name cannot have (only "
+                    "letters, digits, '-', '_' and '.'; no spaces, ';', '/' or '..'): it names "
+                    "files and appears in commands",
+                    fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its address "
+                    "in ansible_host)",
+                    line=origin.line,
+                    where=f"host {name}",
+                )
+            )
+            continue
+        hv = inv.host_vars(name)
+        for group, key in _NODE_NAME_KEYS.items():
+            if group not in host.groups:
+                continue
+            var = hv.get(key)
+            if var is None:
+                wrong = _node_name_problem(name.lower())
+                if wrong:
+                    problems.append(
+                        Problem(
+                            origin.file,
+                            f"host name {name!r} {wrong}",
+                            fix=f"rename the host, e.g. {_node_name_hint(name)!r} (keep its "
+                            f"address in ansible_host), or set {key}",
+                            line=origin.line,
+                            where=f"host {name}",
+                        )
+                    )
+                continue
+            if _unknowable(inv, var, key):
+                continue
+            value = var.value
+            wrong = (
+                _node_name_problem(value)
+                if isinstance(value, str)
+                else f"is {_kind(value)}, not a string"
+            )
+            if wrong:
+                problems.append(
+                    Problem(
+                        var.origin.file,
+                        f"the node name {value!r} {wrong}",
+                        fix=f"set {key} to a name such as {_node_name_hint(str(value))!r}",
+                        line=var.origin.line,
+                        where=var.level,
+                        field=key,
+                    )
+                )
+    return problems
+
+
+def _unknowable(inv: Inventory, var: Var, key: str) -> bool:
+    """A template or a vault value: legal, known only on the run. Noted once, not refused."""
+    if isinstance(var.value, VaultValue):
+        what = "vault-encrypted"
+    elif is_templated(var.value) or (
+        isinstance(var.value, list) and any(is_templated(v) for v in var.value)
+    ):
+        what = "a template"
+    else:
+        return False
+    note = Problem(
+        var.origin.file,
+        f"is {what}: not checked before the run (Ansible resolves it)",
+        line=var.origin.line,
+        where=var.level,
+        field=key,
+    )
+    if note not in inv.notes:
+        inv.notes.append(note)
+    return True
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"a {type(value).__name__}"
+
+
+_SSH_ARGS = (
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_ssh_args",
+    "ansible_scp_extra_args",
+    "ansible_sftp_extra_args",
+)
+
+
+def _check_connection(inv: Inventory) -> list[Problem]:
+    """ansible_host is one address; ssh arguments split as a shell would (preflight's reach
+    check and Ansible both split them)."""
+    problems: list[Problem] = []
+    for name in inv.hosts:
+        hv = inv.host_vars(name)
+        for key in ("ansible_host", "ansible_ssh_host"):
+            var = hv.get(key)
+            if var is None or _unknowable(inv, var, key):
+                continue
+            value = var.value
+            if not isinstance(value, str) or not value.strip():
+                wrong = f"is {_kind(value)}, not one address"
+            elif any(c.isspace() or ord(c) < 32 or c in "'\";`$|&<>" for c in value):
+                wrong = f"is {value!r}: an address has no spaces, quotes or shell characters"
+            else:
+                continue
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    wrong,
+                    fix="give one host name or IP address (another host is another inventory "
+                    "entry)",
+                    line=var.origin.line,
+                    where=var.level,
+                    field=key,
+                )
+            )
+        for key in _SSH_ARGS:
+            var = hv.get(key)
+            if var is None or var.value is None or _unknowable(inv, var, key):
+                continue
+            if not isinstance(var.value, str):
+                wrong = f"is {_kind(var.value)}, not a string of ssh options"
+            else:
+                try:
+                    shlex.split(var.value)
+                    continue
+                except ValueError as exc:
+                    wrong = f"does not split into ssh arguments ({exc}): {var.value!r}"
+            problems.append(
+                Problem(
+                    var.origin.file,
+                    wrong,
+                    fix='balance the quotes, e.g. -o ProxyCommand="ssh -W %h:%p jump"',
+                    line=var.origin.line,
+                    where=var.level,
+                    field=key,
+                )
+            )
+    return problems
 
 
 def _check_pod_network(inv: Inventory, name: str) -> list[Problem]:
@@ -402,7 +565,7 @@ def _all_var_maps(inv: Inventory) -> Iterator[tuple[str, dict[str, Var]]]:
         yield f"host {name}", host.file_vars
 
 
-def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
+def _check_setting(inv: Inventory, key: str, var: Var, where: str) -> list[Problem]:
     setting = SETTINGS.get(key)
     o = var.origin
     if setting is None:
@@ -413,12 +576,17 @@ def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
             else ("remove it; known settings: " + ", ".join(sorted(SETTINGS)))
         )
         return [Problem(o.file, "unknown setting", fix=fix, line=o.line, where=where, field=key)]
-    if isinstance(var.value, VaultValue) or is_templated(var.value):
+    if _unknowable(inv, var, key):
         return []  # encrypted, or known only when Ansible templates it on the run
     wrong = setting.check(var.value)
     if wrong is None:
         return []
     fix = f"give {setting.expected()}"
+    numeric = isinstance(var.value, (float, int)) and not isinstance(var.value, bool)
+    if numeric and not setting.secret and setting.kind not in _NUMERIC_KINDS:
+        written = _written(var, key) or str(var.value)
+        wrong += f" (YAML reads {written} as a number)"
+        fix = f"quote it: {key}: '{written}'; " + fix
     if setting.choices and isinstance(var.value, str):
         same_case = [c for c in setting.choices if c.lower() == var.value.lower()]
         near = same_case or difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
@@ -427,6 +595,24 @@ def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
     if setting.kind == "int" and isinstance(var.value, str) and var.value.strip().isdigit():
         fix += " (remove the quotes)"
     return [Problem(o.file, wrong, fix=fix, line=o.line, where=where, field=key)]
+
+
+_NUMERIC_KINDS = ("int", "bool", "list", "k8s_checksums")
+
+
+def _written(var: Var, key: str) -> str | None:
+    """The value as written on its line (`1.30`, which YAML read as the float 1.3)."""
+    if var.origin.line is None:
+        return None
+    try:
+        with open(var.origin.file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if number == var.origin.line:
+                    m = re.search(re.escape(key) + r"\s*[:=]\s*([-+0-9.eE_]+)", line)
+                    return m.group(1) if m else None
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def _setting_problem(inv: Inventory, host: str, key: str, message: str, *, fix: str) -> Problem:

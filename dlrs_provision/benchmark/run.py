@@ -29,7 +29,7 @@ from dlrs_provision import paths, registry, runner
 from dlrs_provision.benchmark import flags, results
 from dlrs_provision.errors import DlrsError, UsageError
 from dlrs_provision.facts import cached_facts_file
-from dlrs_provision.inventory import Inventory
+from dlrs_provision.inventory import Inventory, select
 
 MODES = ("single", "multi")
 RESULTS_DIRNAME = "benchmark"
@@ -71,11 +71,10 @@ class Outcome:
 
 
 def _hosts(inv: Inventory, limit: str | None) -> list[str]:
-    """The hosts a single-mode run reaches: masters and workers, or those named by --limit."""
-    from dlrs_provision import limits
-
+    """The hosts a single-mode run reaches: masters and workers, or those --limit selects
+    (inventory.select: the rule of every command)."""
     everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
-    return limits.select(inv, limit, everyone)
+    return select(inv, limit, among=everyone)
 
 
 def _preflight_hint(inv: Inventory) -> str:

@@ -23,4 +23,6 @@ def load_inventory(path: str) -> inventory.Inventory:
     inv = inventory.load(path)
     for w in inv.warnings:
         err("warning: " + w.render())
+    for note in inv.notes:
+        err("note: " + note.render())
     return inv

@@ -8,7 +8,7 @@ import json
 import shlex
 from pathlib import Path
 
-from dlrs_provision import inventory, limits, paths, preflight, reach, runner
+from dlrs_provision import inventory, paths, preflight, reach, runner
 from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, out
 
@@ -48,19 +48,20 @@ def resume_command(args: argparse.Namespace) -> str:
     return cmd
 
 
-def selected_hosts(args: argparse.Namespace, inv: inventory.Inventory) -> list[str]:
-    """The masters and workers that --limit selects (limits.select: the same in every
-    command; an unknown name is exit 2 before any host is reached)."""
+def cluster_hosts(inv: inventory.Inventory, limit: str | None) -> list[str]:
+    """The masters and workers a command works on: all of them, or those --limit selects. One
+    rule for every command (inventory.select): an unknown host or group is exit 2."""
     everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
-    return limits.select(inv, args.limit, everyone)
+    return inventory.select(inv, limit, among=everyone)
 
 
 def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
-    """Reach every host over SSH before Ansible; print the table; False if any host fails."""
+    """Reach the hosts of the run (cluster_hosts) over SSH before Ansible; print the table;
+    False if any host fails."""
     # the state folder (facts, artifacts) must be usable before any host is reached: one that
     # is a file, or cannot be made, is exit 3 now, not after the hosts were touched
     paths.ensure_state(Path(args.inventory))
-    hosts = selected_hosts(args, inv)
+    hosts = cluster_hosts(inv, args.limit)
     results, unchecked = preflight.check_reach(
         inv, hosts, trust_new_host_keys=args.trust_new_host_keys
     )

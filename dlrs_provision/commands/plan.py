@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from dlrs_provision import plan, report
-from dlrs_provision.commands import options
+from dlrs_provision.commands import hosts, options
 from dlrs_provision.commands.console import load_inventory, out
 from dlrs_provision.errors import EXIT_OK
 
@@ -21,11 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fact cache folder (default: the inventory's own)",
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--limit",
+        type=options.limit_pattern,
+        help="only these hosts or groups (comma-separated pattern)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     inv = load_inventory(args.inventory)
+    chosen = hosts.cluster_hosts(inv, args.limit)
     result = plan.build(inv, Path(args.facts_dir) if args.facts_dir else None)
+    result.hosts = [h for h in result.hosts if h.host in chosen]
     out(json.dumps(result.to_dict(), indent=2) if args.json else report.plan_text(result))
     return EXIT_OK

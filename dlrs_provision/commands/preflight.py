@@ -26,15 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     inv = load_inventory(args.inventory)
+    limited = hosts.cluster_hosts(inv, args.limit)
     if not hosts.reach_all(args, inv):
         return EXIT_FAILED
     result = hosts.run_playbook(args, "preflight.yml", check=args.check)
-    selected = set(hosts.selected_hosts(args, inv))
-    reports = [
-        r
-        for r in preflight.host_reports(inv, paths.facts_dir(Path(args.inventory)), result)
-        if r.host in selected
-    ]
+    reports = preflight.host_reports(
+        inv, paths.facts_dir(Path(args.inventory)), result, hosts=limited
+    )
     if args.json:
         out(json.dumps({"kind": "preflight", "hosts": [r.__dict__ for r in reports]}))
     else:
