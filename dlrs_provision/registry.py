@@ -59,6 +59,13 @@ DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io's API answers
 USER_AGENT = f"dlrs-provision/{__version__}"
 CHUNK = 1 << 20
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# the reference grammar of the distribution registry (reference/regexp.go): path components,
+# the domain (host[:port]) and the tag
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_REGISTRY_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$"
+)
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _HEADER_PARAM = re.compile(r'(\w+)="([^"]*)"')
 SCHEMES = ("http", "https")
 # token services on another host than their registry that may be sent its credentials
@@ -147,8 +154,18 @@ class Reference:
             registry = DOCKER_HUB
         if registry == DOCKER_HUB and "/" not in path:
             path = f"library/{path}"
-        if not path or path != path.lower() or "//" in path:
-            raise UsageError(f"{text!r} is not an image reference (repository {path!r})")
+        if not path or not all(_PATH_COMPONENT.match(part) for part in path.split("/")):
+            raise UsageError(
+                f"{text!r} is not an image reference (repository {path!r})",
+                "lowercase letters, digits and '.', '_', '-' between them, parts joined by '/'",
+            )
+        if not _REGISTRY_HOST.match(registry):
+            raise UsageError(f"{text!r} is not an image reference (registry {registry!r})")
+        if tag is not None and not _TAG.match(tag):
+            raise UsageError(
+                f"{text!r} is not an image reference (tag {tag!r})",
+                "a tag is letters, digits, '_', '.' and '-' (at most 128), first not '.' or '-'",
+            )
         if tag is None and not digest:
             tag = "latest"
         return cls(registry, path, tag, digest or None)

@@ -256,11 +256,18 @@ for nid, var in [
         2,
         "w1;id",
     )
+    # on a host of the group that reads it (a master's name on a worker is never used)
+    group = "masters" if "master" in var else "workers"
+    name = "m1" if group == "masters" else "w1"
     over(
         ("validate",),
         f"bad-{nid}-value",
         "host-name",
-        {"hosts.yml": hosts_yml(workers=f"w1: {{ansible_host: 10.0.0.3, {var}: 'node 1;x'}}")},
+        {
+            "hosts.yml": hosts_yml(
+                **{group: f"{name}: {{ansible_host: 10.0.0.3, {var}: 'node 1;x'}}"}
+            )
+        },
         2,
         var,
     )
@@ -736,9 +743,15 @@ over(
     ("validate",),
     "vault-upstream-password",
     "valid-ansible",
-    {"hosts.yml": hosts_yml(vars_=f"dlrs_upstream_registry_password: {VAULT}")},
+    {
+        "hosts.yml": hosts_yml(
+            vars_="dlrs_upstream_registry_username: robot\n"
+            f"dlrs_upstream_registry_password: {VAULT}"
+        )
+    },
     0,
     "OK",
+    # with its user name: a password alone is refused (the two come together)
     note="a vaulted secret is legal; its value cannot be checked",
 )
 
