@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrs_provision import catalog, cluster_registry, k8s_images, paths
-from dlrs_provision.errors import UsageError
+from dlrs_provision.errors import EnvironmentProblem, UsageError
 from dlrs_provision.registry import (
     DOCKER_HUB,
     OCI_INDEX,
@@ -58,6 +58,7 @@ from dlrs_provision.registry import (
     RegistryClient,
     RegistryError,
     api_host,
+    ca_bundle_problem,
     registry_url,
     sha256_digest,
 )
@@ -460,9 +461,24 @@ def target_from_inventory(inventory_path: Path, registry: str | None = None) -> 
             f"the cluster's CA is not at {ca}",
             "run the images phase first (it makes the CA), from this inventory's state folder",
         )
+    if url.startswith("https://") and (ca.exists() or ca.is_symlink()):
+        _check_state_ca(ca)
     explicit = str(inv.setting(master, "dlrs_kubernetes_image_repository") or "")
     kubernetes_path = explicit.split("/", 1)[1] if explicit.startswith(f"{host}:{port}/") else ""
     return Target(url, str(ca) if url.startswith("https://") else None, mode, kubernetes_path)
+
+
+def _check_state_ca(ca: Path) -> None:
+    """The cluster's CA in the state folder must be a file of PEM certificates that ssl takes:
+    a damaged one is named here, not in an ssl error in the middle of a push."""
+    problem = (
+        ca_bundle_problem(ca) if ca.is_file() else "is not a file (a folder, a FIFO or a device)"
+    )
+    if problem:
+        raise EnvironmentProblem(
+            f"the cluster's CA {ca} {problem}",
+            f"restore {ca} from a backup, or copy the registry host's CA there",
+        )
 
 
 def load(

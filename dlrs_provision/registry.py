@@ -39,6 +39,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from dlrs_provision import __version__
@@ -122,6 +123,24 @@ class DigestMismatch(RegistryError):
 
 
 # --------------------------------------------------------------------------- references
+
+
+def ca_bundle_problem(path: Path) -> str | None:
+    """What makes `path` no CA bundle ssl can use (text that follows the path), or None."""
+    try:
+        head = path.read_bytes()[: 4 * 1024 * 1024]
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror}): give a readable CA bundle"
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        return (
+            "holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line): give the CA "
+            "bundle in PEM form, e.g. `openssl x509 -in ca.der -inform der -out ca.pem`"
+        )
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        return f"is no usable CA bundle ({exc}): give PEM certificates"
+    return None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import argparse
 import ipaddress
 import os
 import re
-import ssl
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -185,20 +184,12 @@ def input_folder(what: str = "folder") -> Callable[[str], str]:
 
 def ca_file(text: str) -> str:
     """A readable file of PEM certificates that Python's ssl module accepts as a CA bundle."""
+    from dlrs_provision.registry import ca_bundle_problem
+
     input_file(text)
-    try:
-        head = Path(text).expanduser().read_bytes()[: 4 * 1024 * 1024]
-    except OSError as exc:
-        raise _bad(f"{text}: {exc.strerror}: give a readable CA bundle") from None
-    if b"-----BEGIN CERTIFICATE-----" not in head:
-        raise _bad(
-            f"{text} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line): give the "
-            "CA bundle in PEM form, e.g. `openssl x509 -in ca.der -inform der -out ca.pem`"
-        )
-    try:
-        ssl.create_default_context(cafile=str(Path(text).expanduser()))
-    except (ssl.SSLError, ValueError, OSError) as exc:
-        raise _bad(f"{text} is no usable CA bundle ({exc}): give PEM certificates") from None
+    problem = ca_bundle_problem(Path(text).expanduser())
+    if problem:
+        raise _bad(f"{text} {problem}")
     return text
 
 
