@@ -19,6 +19,7 @@ dlrs_provision.validate.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -711,7 +712,21 @@ def _vars_of(mapping: Mapping, file: str, level: str) -> dict[str, Var]:
 
 
 def _var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: str) -> dict:
-    """group_vars/NAME or host_vars/NAME (a file, or a folder of files) as Ansible finds them."""
+    """group_vars/NAME or host_vars/NAME (a file, or a folder of files) as Ansible finds them;
+    a folder or file this user may not read is a problem at its path, whichever step meets it."""
+    try:
+        return _read_var_files(b, loader, base, kind, name, level)
+    except OSError as exc:
+        b.problem(
+            Origin(exc.filename or str(base / kind), None),
+            f"cannot be read ({exc.strerror or exc.__class__.__name__})",
+            fix="make it readable (chmod u+rx) by the user running dlrs-provision",
+            where=level,
+        )
+        return {}
+
+
+def _read_var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: str) -> dict:
     from ansible.errors import AnsibleError
     from ansible.parsing.vault import is_encrypted_file
 
@@ -719,6 +734,10 @@ def _var_files(b: _Where, loader: Any, base: Path, kind: str, name: str, level: 
     folder = base / kind
     if not folder.is_dir():
         return out
+    if not os.access(
+        folder, os.R_OK | os.X_OK, effective_ids=True
+    ):  # name the folder, not a file inside it
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
     for ext in (".yml", ".yaml", ".json"):
         if (folder / (name + ext)).is_dir():
             b.problem(
@@ -861,6 +880,18 @@ def load(path: str | Path) -> Inventory:
                     str(root),
                     f"is {kind}, not an inventory file or folder",
                     fix="give the path of a hosts file (YAML or INI) or an inventory folder",
+                )
+            ],
+            what=f"inventory {root}",
+        )
+    folder = root if root.is_dir() else root.parent
+    if not os.access(folder, os.R_OK | os.X_OK, effective_ids=True):
+        raise InputError(
+            [
+                Problem(
+                    str(folder),
+                    "cannot be read (Permission denied): its hosts and vars files are out of reach",
+                    fix="make it readable (chmod u+rx) by the user running dlrs-provision",
                 )
             ],
             what=f"inventory {root}",

@@ -125,13 +125,13 @@ def output_file(text: str) -> str:
             raise _bad(f"{text}: {exc.strerror}: give a file you can write") from None
         if not stat.S_ISREG(mode):
             raise _bad(f"{text} is not a regular file (a device or FIFO): give a file name")
-        if not os.access(path, os.W_OK):
+        if not os.access(path, os.W_OK, effective_ids=True):
             raise _bad(f"{text} is not writable: give a file you can write")
         return text
     parent = path.parent
     if not parent.is_dir():
         raise _bad(f"{text}: the folder {parent} does not exist: create it, or write elsewhere")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK, effective_ids=True):
         raise _bad(f"{text}: the folder {parent} is not writable: write elsewhere")
     return text
 
@@ -145,7 +145,7 @@ def output_folder(text: str) -> str:
     if not path.exists() and not path.parent.is_dir():
         raise _bad(f"{text}: the folder {path.parent} does not exist: create it first")
     target = path if path.exists() else path.parent
-    if not os.access(target, os.W_OK | os.X_OK):
+    if not os.access(target, os.W_OK | os.X_OK, effective_ids=True):
         raise _bad(f"{text}: {target} is not writable: give a folder you can write")
     return text
 
@@ -160,7 +160,7 @@ def input_file(text: str) -> str:
         raise _bad(f"{text} is a folder: give a file")
     if not path.is_file():
         raise _bad(f"{text} is not a regular file (a device or FIFO): give a file")
-    if not os.access(path, os.R_OK):
+    if not os.access(path, os.R_OK, effective_ids=True):
         raise _bad(f"{text} is not readable: check its permissions")
     return text
 
@@ -175,7 +175,7 @@ def input_folder(what: str = "folder") -> Callable[[str], str]:
             raise _bad(f"no such {what} {text}: give an existing folder")
         if not path.is_dir():
             raise _bad(f"{text} is not a folder: give the {what}")
-        if not os.access(path, os.R_OK | os.X_OK):
+        if not os.access(path, os.R_OK | os.X_OK, effective_ids=True):
             raise _bad(f"{text} is not readable: check its permissions")
         return text
 
