@@ -4,10 +4,14 @@ Ansible, the one way a playbook is run, and the command that resumes a failed ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from dlrs_provision import inventory, paths, preflight, reach, runner
+from dlrs_provision import inventory, lock, paths, preflight, reach, runner
 from dlrs_provision.commands.console import err, out
 
 
@@ -40,6 +44,21 @@ def resume_command(args: argparse.Namespace) -> str:
     if args.limit:
         cmd += f" --limit {args.limit}"
     return cmd
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(inventory_path: str | Path) -> Iterator[None]:
+    """Hold the inventory's run lock for the body (every command that changes hosts takes it,
+    after its input is validated and before any host is reached): a second such command on the
+    same inventory is refused with exit 3, naming the run that holds it."""
+    command = shlex.join(["dlrs-provision", *sys.argv[1:]])
+    with lock.held(Path(inventory_path), command) as held:
+        if held.stale is not None:
+            err(
+                f"note: an earlier run {held.stale.describe()} ended without clearing its "
+                "record (killed?); its lock is gone with it, the record is ignored"
+            )
+        yield
 
 
 def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
