@@ -135,6 +135,15 @@ def summary_json(result: runner.RunResult, resume: str) -> str:
                     "failed": s.failed,
                     "unreachable": s.unreachable,
                     "skipped": s.skipped,
+                    # what stopped the host: the phase, task and reason the text summary names
+                    "failure": None
+                    if s.failure is None or s.state not in ("failed", "unreachable")
+                    else {
+                        "status": s.failure.status,
+                        "phase": s.failure.phase,
+                        "task": s.failure.task,
+                        "message": s.failure.message,
+                    },
                 }
                 for h, s in result.hosts.items()
             },
