@@ -215,3 +215,31 @@ def test_the_state_folder_is_private(tmp_path: Path, monkeypatch):
     with lock.held(tmp_path / "hosts.yml", "x") as held:
         assert held.path.parent.stat().st_mode & 0o077 == 0
         assert held.path.stat().st_mode & 0o077 == 0
+
+
+def test_the_json_summary_names_what_stopped_each_failed_host(tmp_path: Path):
+    from dlrs_provision import runner
+    from dlrs_provision.commands import hosts
+
+    stopped = runner.Progress(
+        "result", phase="OS", task="Install the missing packages", host="node3",
+        status="failed", message="Failed to fetch http://mirror:3142/...",
+    )  # fmt: skip
+    result = runner.RunResult(
+        status="failed",
+        rc=2,
+        artifact_dir=tmp_path,
+        hosts={
+            "node1": runner.HostSummary(ok=5, changed=1),
+            "node3": runner.HostSummary(ok=3, failed=1, failure=stopped),
+        },
+    )
+    summary = json.loads(hosts.summary_json(result, "dlrs-provision cluster inv --limit node3"))
+    assert summary["hosts"]["node1"]["failure"] is None
+    assert summary["hosts"]["node3"]["failure"] == {
+        "status": "failed",
+        "phase": "OS",
+        "task": "Install the missing packages",
+        "message": "Failed to fetch http://mirror:3142/...",
+    }
+    assert summary["resume"] == "dlrs-provision cluster inv --limit node3"
