@@ -109,7 +109,9 @@ NODE_STATE = {
     "'{{.Repository}}:{{.Tag}} {{.Digest}} {{.ID}}' | sort",
     "containerd_images": "ctr -n k8s.io images ls -q | sort",
     "containerd_containers": "ctr -n k8s.io containers ls -q | sort",
-    "sysctl": "sysctl -a 2>/dev/null | grep -E '^(net|vm|kernel\\.numa)' | sort",
+    # the settings, not the counters (conntrack's count moves with traffic)
+    "sysctl": "sysctl -a 2>/dev/null | grep -E '^(net|vm|kernel\\.numa)' "
+    "| grep -v nf_conntrack_count | sort",
     "kubelet": "find /var/lib/kubelet -maxdepth 1 -type f -name '*.yaml' -print0 "
     "| sort -z | xargs -0 -r sha256sum",
 }
