@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
         trust_new_host_keys=args.trust_new_host_keys,
     )
     selected = bench.prepare(request, inv)
-    if not hosts.reach_all(args, inv):
-        return EXIT_FAILED
-    emit = runner.TerminalProgress(err, verbose=args.verbose)
-    outcome = bench.execute(request, inv, selected, emit, say=err)
+    with hosts.one_run_at_a_time(args.inventory):
+        if not hosts.reach_all(args, inv):
+            return EXIT_FAILED
+        emit = runner.TerminalProgress(err, verbose=args.verbose)
+        outcome = bench.execute(request, inv, selected, emit, say=err)
     out(bench.render_text(outcome, " ".join(["dlrs-provision", *sys.argv[1:]])))
     return EXIT_OK if outcome.ok else EXIT_FAILED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dlrs_provision import plan, report, runner
+from dlrs_provision import inventory, plan, report, runner
 from dlrs_provision.commands import hosts
 from dlrs_provision.commands.console import err, load_inventory, out
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK
@@ -21,6 +21,11 @@ def run(args: argparse.Namespace) -> int:
     inv = load_inventory(args.inventory)
     if not args.json:
         err(f"inventory OK: 1 master, {len(inv.workers)} worker(s), mode {inv.mode()}")
+    with hosts.one_run_at_a_time(args.inventory):
+        return _run(args, inv)
+
+
+def _run(args: argparse.Namespace, inv: inventory.Inventory) -> int:
     if not hosts.reach_all(args, inv):
         return EXIT_FAILED
     result = hosts.run_playbook(args, "cluster.yml", check=args.check)

@@ -4,11 +4,14 @@ Ansible, the one way a playbook is run, and the command that resumes a failed ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from dlrs_provision import inventory, paths, preflight, reach, runner
+from dlrs_provision import inventory, lock, paths, preflight, reach, runner
 from dlrs_provision.commands import options
 from dlrs_provision.commands.console import err, out
 
@@ -53,6 +56,21 @@ def cluster_hosts(inv: inventory.Inventory, limit: str | None) -> list[str]:
     rule for every command (inventory.select): an unknown host or group is exit 2."""
     everyone = [*inv.masters, *[w for w in inv.workers if w not in inv.masters]]
     return inventory.select(inv, limit, among=everyone)
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(inventory_path: str | Path) -> Iterator[None]:
+    """Hold the inventory's run lock for the body (every command that changes hosts takes it,
+    after its input is validated and before any host is reached): a second such command on the
+    same inventory is refused with exit 3, naming the run that holds it."""
+    command = shlex.join(["dlrs-provision", *sys.argv[1:]])
+    with lock.held(Path(inventory_path), command) as held:
+        if held.stale is not None:
+            err(
+                f"note: an earlier run {held.stale.describe()} ended without clearing its "
+                "record (killed?); its lock is gone with it, the record is ignored"
+            )
+        yield
 
 
 def reach_all(args: argparse.Namespace, inv: inventory.Inventory) -> bool:
@@ -130,6 +148,15 @@ def summary_json(result: runner.RunResult, resume: str) -> str:
                     "failed": s.failed,
                     "unreachable": s.unreachable,
                     "skipped": s.skipped,
+                    # what stopped the host: the phase, task and reason the text summary names
+                    "failure": None
+                    if s.failure is None or s.state not in ("failed", "unreachable")
+                    else {
+                        "status": s.failure.status,
+                        "phase": s.failure.phase,
+                        "task": s.failure.task,
+                        "message": s.failure.message,
+                    },
                 }
                 for h, s in result.hosts.items()
             },

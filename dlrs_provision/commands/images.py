@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dlrs_provision import report
 from dlrs_provision.catalog import IMAGES, VARIANTS
-from dlrs_provision.commands import options
+from dlrs_provision.commands import hosts, options
 from dlrs_provision.commands.console import err, out
 from dlrs_provision.errors import EXIT_OK
 
@@ -148,7 +148,8 @@ def run_load(args: argparse.Namespace) -> int:
 
     images.Archive.open(Path(args.archive))  # a missing or damaged archive, before the inventory
     target = images.target_from_inventory(Path(args.inventory), args.registry)
-    result = images.load(Path(args.archive), target, echo=err)
+    with hosts.one_run_at_a_time(args.inventory):
+        result = images.load(Path(args.archive), target, echo=err)
     out(images.render_saved(result.images))
     out(
         f"loaded {len(result.images)} image(s) into {result.registry}: "

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dlrs_provision import paths, preflight, runner
+from dlrs_provision import inventory, paths, preflight, runner
 from dlrs_provision.commands import hosts
 from dlrs_provision.commands.console import load_inventory, out
 from dlrs_provision.errors import EXIT_FAILED, EXIT_OK
@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     inv = load_inventory(args.inventory)
+    # it changes nothing on the hosts, but it writes their facts into the shared cache
+    with hosts.one_run_at_a_time(args.inventory):
+        return _run(args, inv)
+
+
+def _run(args: argparse.Namespace, inv: inventory.Inventory) -> int:
     limited = hosts.cluster_hosts(inv, args.limit)
     if not hosts.reach_all(args, inv):
         return EXIT_FAILED
