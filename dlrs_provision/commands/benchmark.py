@@ -41,8 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmark-repo", help="git URL of tf_cnn_benchmarks")
     p.add_argument(
         "--benchmark-ref",
-        help="branch, tag or commit (default: cnn_tf_v1.12_compatible for TensorFlow 1.x "
-        "variants, master for onednn)",
+        help="a full commit id, or a tensorflow/benchmarks branch the toolkit pins to a commit "
+        "(master, cnn_tf_v1.5_compatible ... cnn_tf_v2.1_compatible); default: "
+        "cnn_tf_v1.12_compatible for TensorFlow 1.x variants, master for onednn",
     )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--num-batches", type=int, default=100)

@@ -4,8 +4,10 @@
         -> {host, port, hostport, url} of the cluster's registry (cluster_registry.py)
     {{ dlrs_kubernetes_image_repository | dlrs_kubernetes_image_repository(mode, registry) }}
         -> where kubeadm and the pause image come from
-    {{ 'mkl' | dlrs_variant }}  -> {image, benchmark, benchmark_ref, data_format, openmp}
+    {{ 'mkl' | dlrs_variant }}  -> {image, benchmark, benchmark_ref, benchmark_commit, ...}
                                    (catalog.py)
+    {{ 'master' | dlrs_benchmark_commit }}  -> the commit a known tensorflow/benchmarks branch is
+                                              pinned to; a full commit id as it is
     {{ 'batch_size' | dlrs_benchmark_default }}  -> 64 (benchmark_defaults.py)
     {{ inventory_dir | dlrs_state_dir }}  -> the inventory's state folder (paths.py; it honours
                                              DLRS_PROVISION_STATE on the controller)
@@ -49,6 +51,7 @@ def dlrs_variant(name):
         "image": v.image,
         "benchmark": v.benchmark,
         "benchmark_ref": v.benchmark_ref,
+        "benchmark_commit": v.benchmark_commit,
         "data_format": v.data_format,
         "openmp": v.openmp,
     }
@@ -64,6 +67,13 @@ def dlrs_benchmark_default(key):
         ) from None
 
 
+def dlrs_benchmark_commit(ref):
+    try:
+        return benchmark_defaults.benchmark_commit(ref)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"benchmark_ref: {exc}") from exc
+
+
 def dlrs_state_dir(inventory_dir):
     if not inventory_dir:
         raise AnsibleFilterError("dlrs_state_dir: no inventory folder (inventory_dir is empty)")
@@ -77,5 +87,6 @@ class FilterModule:
             "dlrs_kubernetes_image_repository": dlrs_kubernetes_image_repository,
             "dlrs_variant": dlrs_variant,
             "dlrs_benchmark_default": dlrs_benchmark_default,
+            "dlrs_benchmark_commit": dlrs_benchmark_commit,
             "dlrs_state_dir": dlrs_state_dir,
         }
