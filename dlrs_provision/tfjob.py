@@ -93,7 +93,7 @@ DEFAULT_GIT_IMAGE = (
 # spliced into the script; `--` ends git's options before each of them.
 GIT_FETCH_SCRIPT = (
     'git init -q -- "$0" && cd "$0" && git fetch -q --depth=1 -- "$1" "$2" '
-    '&& git -c advice.detachedHead=false checkout -q FETCH_HEAD '
+    "&& git -c advice.detachedHead=false checkout -q FETCH_HEAD "
     '&& test "$(git rev-parse HEAD)" = "$2"'
 )
 BENCHMARKS = ("tf_cnn_benchmarks", "synthetic")

@@ -40,8 +40,9 @@ def test_a_ref_must_be_a_commit_or_a_pinned_branch(ref, words):
 def test_a_commit_and_a_pinned_branch_resolve():
     commit = "0123456789abcdef0123456789abcdef01234567"
     assert benchmark_defaults.benchmark_commit(commit) == commit
-    assert benchmark_defaults.benchmark_commit("master") == (
-        benchmark_defaults.BENCHMARK_COMMITS["master"]
+    assert (
+        benchmark_defaults.benchmark_commit("master")
+        == (benchmark_defaults.BENCHMARK_COMMITS["master"])
     )
 
 
@@ -93,13 +94,14 @@ def test_the_role_checks_out_the_pinned_commit_only():
     assert checkout["ansible.builtin.git"]["version"] == "{{ _benchmark_commit }}"
     assert checkout["vars"]["_benchmark_commit"] == "{{ benchmark_ref | dlrs_benchmark_commit }}"
     (check,) = [t for t in tasks if t.get("name") == "Check that the checkout is the pinned commit"]
-    assert "_benchmark_checkout.after == _benchmark_commit" in check["ansible.builtin.assert"]["that"][0]
+    (that,) = check["ansible.builtin.assert"]["that"]
+    assert "_benchmark_checkout.after == _benchmark_commit" in that
 
 
 def test_the_filter_resolves_and_refuses():
-    from dlrs_provision.ansible_plugins.filter import dlrs_settings
-
     from ansible.errors import AnsibleFilterError
+
+    from dlrs_provision.ansible_plugins.filter import dlrs_settings
 
     assert dlrs_settings.dlrs_benchmark_commit("cnn_tf_v1.12_compatible") == (
         catalog.VARIANTS["mkl"].benchmark_commit
