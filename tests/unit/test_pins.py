@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dlrs_provision import benchmark_defaults, catalog, cli, tfjob
+from dlrs_provision import benchmark_defaults, catalog, cli, openpgp, tfjob
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,3 +120,185 @@ def test_cli_refuses_a_ref_that_is_no_commit_before_any_host(tmp_path, capsys):
     assert rc == 2, err
     assert "--benchmark-ref '-oProxyCommand=x' is neither a full commit id" in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- signing keys
+
+GPG = shutil.which("gpg")
+
+
+def _gpg_keys(tmp_path: Path, *algorithms: str) -> tuple[bytes, bytes, list[str]]:
+    """Fresh keys made by gpg: (armoured export, binary export, fingerprints gpg gives)."""
+    home = Path(tempfile.mkdtemp(prefix="dlrs-pin-", dir="/tmp"))  # gpg-agent's socket path
+    try:
+        for n, algorithm in enumerate(algorithms):
+            subprocess.run(
+                [GPG, "--homedir", str(home), "--batch", "--passphrase", "",
+                 "--quick-generate-key", f"test{n} <t{n}@example.invalid>", algorithm,
+                 "sign,encr" if algorithm.startswith("rsa") else "sign", "never"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        armoured = subprocess.run(
+            [GPG, "--homedir", str(home), "--armor", "--export"], check=True, capture_output=True
+        ).stdout
+        binary = subprocess.run(
+            [GPG, "--homedir", str(home), "--export"], check=True, capture_output=True
+        ).stdout
+        listing = subprocess.run(
+            [GPG, "--homedir", str(home), "--show-keys", "--with-colons"],
+            input=armoured, check=True, capture_output=True,
+        ).stdout.decode()  # fmt: skip
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+    primaries, last = [], ""
+    for line in listing.splitlines():
+        fields = line.split(":")
+        if fields[0] in ("pub", "sub"):
+            last = fields[0]
+        elif fields[0] == "fpr" and last == "pub":
+            primaries.append(fields[9])
+            last = ""
+    return armoured, binary, primaries
+
+
+@pytest.mark.skipif(GPG is None, reason="needs gpg, to make keys and read them independently")
+def test_the_parser_reads_the_fingerprints_gpg_reads(tmp_path):
+    armoured, binary, expected = _gpg_keys(tmp_path, "rsa2048", "ed25519")
+    assert len(expected) == 2  # the subkey of the RSA key is not a primary key
+    assert openpgp.fingerprints(armoured) == expected
+    assert openpgp.fingerprints(binary) == expected
+    assert openpgp.fingerprints(armoured.decode()) == expected  # as uri's content gives it
+    assert openpgp.fingerprint_problem(armoured, [f.lower() for f in expected]) == ""
+    spaced = [" ".join(f[i : i + 4] for i in range(0, 40, 4)) for f in expected]
+    assert openpgp.fingerprint_problem(binary, spaced) == ""
+    # one key pinned, the file holds another too: refused, naming the stranger
+    problem = openpgp.fingerprint_problem(armoured, expected[:1], "the key")
+    assert expected[1] in problem and "not pinned" in problem
+
+
+@pytest.mark.skipif(GPG is None, reason="needs gpg to make a key")
+def test_a_damaged_or_foreign_key_file_is_refused(tmp_path):
+    armoured, binary, expected = _gpg_keys(tmp_path, "ed25519")
+    lines = armoured.splitlines()
+    body = [i for i, line in enumerate(lines) if line and not line.startswith(b"-")][1]
+    flipped = bytearray(lines[body])
+    flipped[5] = ord("A") if flipped[5] != ord("A") else ord("B")
+    damaged = b"\n".join([*lines[:body], bytes(flipped), *lines[body + 1 :]])
+    for content, words in (
+        (damaged, "checksum does not match"),
+        (armoured[: len(armoured) // 2], "no END line"),
+        (binary[:-7], "cut short"),
+        (b"<html>not found</html>", "neither an OpenPGP key"),
+        (b"", "no public key"),
+        (b"-----BEGIN PGP SIGNATURE-----\n\n=AAAA\n-----END PGP SIGNATURE-----\n", "no PUBLIC"),
+    ):
+        problem = openpgp.fingerprint_problem(content, expected)
+        assert "is no OpenPGP public key file" in problem and words in problem, problem
+
+
+@pytest.mark.parametrize(
+    ("url", "allow", "words"),
+    [
+        ("https://download.docker.com/linux/debian/gpg", False, ""),
+        ("file:///srv/k8s-repo/Release.key", False, ""),
+        ("http://mirror:8080/k8s/Release.key", True, ""),
+        ("http://mirror:8080/k8s/Release.key", False, "plain HTTP"),
+        ("HTTP://mirror/Release.key", False, "plain HTTP"),
+        ("ftp://mirror/Release.key", True, "no https://"),
+        ("file://host/Release.key", False, "no https://"),
+        ("", False, "no address"),
+    ],
+)
+def test_keys_come_over_https_only(url, allow, words):
+    problem = openpgp.url_problem(url, allow)
+    assert (words in problem) if words else problem == ""
+
+
+def _write_inventory(tmp_path: Path, all_vars: str) -> Path:
+    inv = tmp_path / "inv"
+    (inv / "group_vars").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(
+        "all:\n  children:\n    masters:\n      hosts:\n        m1: {}\n"
+        "    workers:\n      hosts:\n        w1: {}\n"
+    )
+    (inv / "group_vars" / "all.yml").write_text(all_vars)
+    return inv
+
+
+@pytest.mark.parametrize(
+    ("all_vars", "words"),
+    [
+        ("dlrs_kubernetes_repo_url: http://mirror.example/k8s\n", "dlrs_kubernetes_repo_url"),
+        ("dlrs_docker_repo_key_url: http://mirror.example/gpg\n", "dlrs_docker_repo_key_url"),
+        (
+            "dlrs_kubernetes_repo_url: http://mirror.example/k8s\n"
+            "dlrs_kubernetes_repo_key_url: http://mirror.example/Release.key\n",
+            "all.yml:4: group all: dlrs_kubernetes_repo_key_url",  # the key's own line
+        ),
+        ("dlrs_docker_repo_key_fingerprints: [0EBFCD88]\n", "dlrs_docker_repo_key_fingerprints"),
+        ("dlrs_kubernetes_repo_key_fingerprints: []\n", "non-empty list of key fingerprints"),
+        (
+            "dlrs_kubernetes_repo_key_fingerprints: DE15B14486CD377B9E876E1A234654DA9A296436\n",
+            "not a non-empty list",
+        ),
+    ],
+)
+def test_validate_refuses_http_keys_and_bad_fingerprints_with_file_and_line(
+    tmp_path, capsys, all_vars, words
+):
+    inv = _write_inventory(tmp_path, "---\n# site settings\n" + all_vars)
+    rc = cli.main(["validate", str(inv)])
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert rc == 2, text
+    assert words in text and "group_vars/all.yml:" in text, text
+    if "all.yml:" not in words:
+        assert "all.yml:3:" in text, text
+    assert "Traceback" not in text
+
+
+def test_validate_takes_http_keys_when_allowed_and_pinned_fingerprints(tmp_path, capsys):
+    inv = _write_inventory(
+        tmp_path,
+        "dlrs_kubernetes_repo_url: http://mirror.example/k8s\n"
+        "dlrs_repo_keys_allow_http: true\n"
+        "dlrs_kubernetes_repo_key_fingerprints:\n"
+        "  - 'de15 b144 86cd 377b 9e87 6e1a 2346 54da 9a29 6436'\n",
+    )
+    rc = cli.main(["validate", str(inv)])
+    err = capsys.readouterr()
+    assert rc == 0, err.out + err.err
+
+
+def test_the_roles_check_each_key_before_it_is_written():
+    """Each download of a signing key is followed by the fingerprint check, then the write."""
+    for path, download, write in (
+        ("roles/docker/tasks/repository-Debian.yml", "ansible.builtin.uri", "ansible.builtin.copy"),
+        (
+            "roles/kubernetes_packages/tasks/setup-Debian.yml",
+            "ansible.builtin.uri",
+            "ansible.builtin.copy",
+        ),
+    ):
+        text = (REPO / path).read_text()
+        tasks = yaml.safe_load(text)
+        flat = [t for task in tasks for t in task.get("block", [task])]
+        names = [next(k for k in t if k.startswith("ansible.builtin.")) for t in flat]
+        url_check = next(i for i, t in enumerate(flat) if "comes over https" in t["name"])
+        fetched = names.index(download)
+        checked = next(i for i, t in enumerate(flat) if "fingerprints against" in t["name"])
+        written = next(
+            i
+            for i, t in enumerate(flat)
+            if names[i] == write and re.search(r"keyring|\.asc", str(t[write]["dest"]))
+        )
+        assert url_check < fetched < checked < written, path
+        assert "ansible.builtin.get_url" not in names, path
+    for path in (
+        "roles/docker/tasks/repository-RedHat.yml",
+        "roles/kubernetes_packages/tasks/setup-RedHat.yml",
+    ):
+        tasks = yaml.safe_load((REPO / path).read_text())
+        (rpm_key,) = [t for t in tasks if "ansible.builtin.rpm_key" in t]
+        assert "fingerprints" in rpm_key["ansible.builtin.rpm_key"]["fingerprint"], path

@@ -8,6 +8,10 @@
                                    (catalog.py)
     {{ 'master' | dlrs_benchmark_commit }}  -> the commit a known tensorflow/benchmarks branch is
                                               pinned to; a full commit id as it is
+    {{ url | dlrs_key_url_problem(allow_http, what) }}  -> '' or why a signing key may not be
+                                                         fetched from url (openpgp.py)
+    {{ content | dlrs_key_fingerprint_problem(pinned, what) }}  -> '' or why the downloaded key
+                                                   file is not one of the pinned keys
     {{ 'batch_size' | dlrs_benchmark_default }}  -> 64 (benchmark_defaults.py)
     {{ inventory_dir | dlrs_state_dir }}  -> the inventory's state folder (paths.py; it honours
                                              DLRS_PROVISION_STATE on the controller)
@@ -22,10 +26,10 @@ import sys
 from pathlib import Path
 
 try:
-    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, paths
+    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, openpgp, paths
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, paths
+    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, openpgp, paths
 
 from ansible.errors import AnsibleFilterError
 
@@ -74,6 +78,17 @@ def dlrs_benchmark_commit(ref):
         raise AnsibleFilterError(f"benchmark_ref: {exc}") from exc
 
 
+def dlrs_key_url_problem(url, allow_http=False, what="the signing key"):
+    problem = openpgp.url_problem(url, bool(allow_http), str(what))
+    return f"{problem}: {openpgp.URL_FIX}" if problem else ""
+
+
+def dlrs_key_fingerprint_problem(content, pinned=(), what="the signing key"):
+    if isinstance(pinned, str):
+        pinned = [pinned]
+    return openpgp.fingerprint_problem(content or "", list(pinned or []), str(what))
+
+
 def dlrs_state_dir(inventory_dir):
     if not inventory_dir:
         raise AnsibleFilterError("dlrs_state_dir: no inventory folder (inventory_dir is empty)")
@@ -88,5 +103,7 @@ class FilterModule:
             "dlrs_variant": dlrs_variant,
             "dlrs_benchmark_default": dlrs_benchmark_default,
             "dlrs_benchmark_commit": dlrs_benchmark_commit,
+            "dlrs_key_url_problem": dlrs_key_url_problem,
+            "dlrs_key_fingerprint_problem": dlrs_key_fingerprint_problem,
             "dlrs_state_dir": dlrs_state_dir,
         }
