@@ -207,8 +207,8 @@ def _check_key_urls(inv: Inventory, name: str) -> list[Problem]:
     for key_setting, repo_setting, what in _REPO_KEYS:
         given = key_setting if hv.get(key_setting) is not None else repo_setting
         url = inv.setting(name, given)
-        if given not in hv or not isinstance(url, str):
-            continue
+        if given not in hv or not isinstance(url, str) or SETTINGS[given].check(url):
+            continue  # not given here, or wrong in itself (its own problem says so)
         problem = openpgp.url_problem(url, allow_http, what)
         if problem:
             problems.append(_setting_problem(inv, name, given, problem, fix=openpgp.URL_FIX))
