@@ -302,3 +302,59 @@ def test_the_roles_check_each_key_before_it_is_written():
         tasks = yaml.safe_load((REPO / path).read_text())
         (rpm_key,) = [t for t in tasks if "ansible.builtin.rpm_key" in t]
         assert "fingerprints" in rpm_key["ansible.builtin.rpm_key"]["fingerprint"], path
+
+
+def _sandbox_state(tmp_path: Path, fingerprints: list[str]):
+    from dlrs_harness.sandbox import cluster, files
+
+    return cluster.SandboxState(
+        network="n",
+        os="debian",
+        clear_version=0,
+        nodes=[cluster.NodeState("node1", "c", "id", "master", "debian", 40000, "", "i")],
+        mirror=cluster.MirrorState("m", "id", "mirror", "", "i", {}, files.mirror_urls("mirror")),
+        inventory=str(tmp_path / "hosts.yml"),
+        known_hosts=str(tmp_path / "known_hosts"),
+        private_key=str(tmp_path / "id_ed25519"),
+        stack_images=[],
+        k8s_repo_key_fingerprints=fingerprints,
+    )
+
+
+@pytest.mark.skipif(GPG is None, reason="needs gpg to make a key")
+def test_the_sandbox_inventory_pins_its_mirrors_own_key(tmp_path):
+    from dlrs_harness.sandbox import files, k8s_repo
+
+    armoured, _, expected = _gpg_keys(tmp_path, "ed25519")
+    key = tmp_path / "Release.key"
+    key.write_bytes(armoured)
+    # the harness reads the key with gpg, the roles with the packet reader: they agree
+    assert k8s_repo.public_key_fingerprints(key) == expected == openpgp.fingerprints(armoured)
+    state = _sandbox_state(tmp_path, expected)
+    top = yaml.safe_load(files.render_hosts_yml(tmp_path, state))["all"]["vars"]
+    assert top["dlrs_kubernetes_repo_url"].startswith("http://")
+    assert top["dlrs_kubernetes_repo_key_fingerprints"] == expected
+    assert top["dlrs_repo_keys_allow_http"] is True
+    assert openpgp.fingerprint_problem(armoured, top["dlrs_kubernetes_repo_key_fingerprints"]) == ""
+
+
+@pytest.mark.skipif(GPG is None, reason="needs gpg to make a key")
+def test_the_filters_through_real_ansible(tmp_path):
+    from test_filter_plugin import run_filter
+
+    armoured, _, expected = _gpg_keys(tmp_path, "ed25519")
+    facts = {"key": armoured.decode(), "pinned": expected, "other": ["A" * 40]}
+    got = run_filter(
+        tmp_path,
+        facts,
+        "[facts.key | dlrs_key_fingerprint_problem(facts.pinned),"
+        " facts.key | dlrs_key_fingerprint_problem(facts.other, 'the test key'),"
+        " 'http://m/k' | dlrs_key_url_problem(false),"
+        " 'http://m/k' | dlrs_key_url_problem(true),"
+        " 'cnn_tf_v1.12_compatible' | dlrs_benchmark_commit]",
+    )
+    assert got[0] == ""
+    assert got[1].startswith(f"the test key has the fingerprint(s) {expected[0]}, which are not")
+    assert "plain HTTP" in got[2] and "dlrs_repo_keys_allow_http: true" in got[2]
+    assert got[3] == ""
+    assert got[4] == "ec056be57f189ec96611a58e8dc5562a6d620139"
