@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dlrs_provision import benchmark_defaults, catalog, cli, openpgp, tfjob
+from dlrs_provision import benchmark_defaults, catalog, cli, openpgp, runner, tfjob
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -358,3 +360,74 @@ def test_the_filters_through_real_ansible(tmp_path):
     assert "plain HTTP" in got[2] and "dlrs_repo_keys_allow_http: true" in got[2]
     assert got[3] == ""
     assert got[4] == "ec056be57f189ec96611a58e8dc5562a6d620139"
+
+
+# --------------------------------------------------------------------------- admin.conf
+
+ADMIN_TASKS = REPO / "roles/kubeadm_master/tasks/main.yml"
+
+
+def _admin_conf_tasks() -> list[dict]:
+    tasks = yaml.safe_load(ADMIN_TASKS.read_text())
+    names = [t["name"] for t in tasks]
+    first = names.index("Read admin.conf on the master")
+    last = names.index("Copy admin.conf to the controller (mode 0600)")
+    return tasks[first : last + 1]
+
+
+def test_admin_conf_is_private_from_its_first_byte():
+    """The file the content goes into is made at 0600 before the copy (the copy onto an
+    existing file keeps its mode), and no task fixes the mode afterwards."""
+    tasks = yaml.safe_load(ADMIN_TASKS.read_text())
+    for task in tasks:
+        assert "ansible.builtin.fetch" not in task, "fetch cannot set a mode"
+    steps = _admin_conf_tasks()
+    modules = [next(k for k in t if k.startswith("ansible.builtin.")) for t in steps]
+    assert modules == [
+        "ansible.builtin.slurp",
+        "ansible.builtin.file",
+        "ansible.builtin.file",
+        "ansible.builtin.copy",
+    ]
+    folder, touch, copy = (steps[1][modules[1]], steps[2][modules[2]], steps[3][modules[3]])
+    assert folder["state"] == "directory" and folder["mode"] == "0700"
+    assert touch["state"] == "touch" and touch["mode"] == "0600"
+    assert copy["mode"] == "0600" and steps[3]["no_log"] is True and steps[0]["no_log"] is True
+    dest = "{{ kubeadm_master_admin_conf_dest | trim }}"
+    assert touch["path"] == dest == copy["dest"]
+    later = tasks[tasks.index(steps[-1]) + 1 :]
+    assert not [t for t in later if dest in str(t) and "mode" in str(t)], "a later mode fix"
+
+
+def test_admin_conf_copy_through_real_ansible_is_0600_and_same(tmp_path):
+    """The role's own tasks, on localhost with a umask of 022: the copy is the master's file."""
+    source = tmp_path / "admin.conf"
+    source.write_text("apiVersion: v1\nkind: Config\nusers: [{name: kubernetes-admin}]\n")
+    dest = tmp_path / "state" / "admin.conf"
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {
+                "_kubeadm_master_admin_conf": str(source),
+                "kubeadm_master_admin_conf_dest": f" {dest} ",
+            },
+            "tasks": _admin_conf_tasks(),
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    env = os.environ | runner.ansible_env(tmp_path / "hosts")
+    for _ in range(2):  # the second run changes nothing
+        proc = subprocess.run(
+            ["sh", "-c", 'umask 022 && exec "$0" "$@"',
+             str(Path(sys.executable).parent / "ansible-playbook"), "-c", "local",
+             "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+             str(tmp_path / "play.yml")],
+            capture_output=True, text=True, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (dest.stat().st_mode & 0o777) == 0o600
+        assert (dest.parent.stat().st_mode & 0o777) == 0o700
+        assert dest.read_text() == source.read_text()
+        assert "kubernetes-admin" not in proc.stdout  # no_log: the credential stays out
+    assert "changed=0" in proc.stdout, proc.stdout
