@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dlrs_provision import benchmark_defaults
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -36,6 +38,11 @@ class Variant:
     # toolkit's synthetic tf.keras ResNet50 for TensorFlow 2) and tf_cnn_benchmarks' git ref
     benchmark: str = "tf_cnn_benchmarks"
     benchmark_ref: str = "cnn_tf_v1.12_compatible"
+
+    @property
+    def benchmark_commit(self) -> str:
+        """The commit benchmark_ref is pinned to (benchmark_defaults.BENCHMARK_COMMITS)."""
+        return benchmark_defaults.benchmark_commit(self.benchmark_ref)
 
 
 @dataclass(frozen=True)

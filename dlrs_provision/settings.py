@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from dlrs_provision import catalog, clearlinux_kubernetes, kubeadm_api, tuning
+from dlrs_provision import catalog, clearlinux_kubernetes, kubeadm_api, openpgp, tuning
 
 CLEARLINUX_MIN_VERSION = 26240
 
@@ -41,6 +41,14 @@ _IMAGE_REPO = re.compile(
     r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?"
     r"(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 )
+
+
+# The signing keys of the upstream repositories, by fingerprint: Docker's
+# (download.docker.com/linux/<distro>/gpg; docs.docker.com's install pages give it) and
+# pkgs.k8s.io's (the isv:kubernetes OBS Project key, which signs every core:/stable:/v1.x
+# repository; its expiry has been extended, its fingerprint kept).
+DOCKER_KEY_FINGERPRINTS = ("9DC858229FC7DD38854AE2D88D81803C0EBFCD88",)
+KUBERNETES_KEY_FINGERPRINTS = ("DE15B14486CD377B9E876E1A234654DA9A296436",)
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class Setting:
             "path": "an absolute path",
             "fileurl": "an http://, https:// or file:// URL",
             "sha256": "a sha256 digest: 64 hex digits, optionally after sha256:",
+            "fingerprints": "a list of OpenPGP key fingerprints (40 hex digits each, spaces "
+            "allowed)",
             "release": "a release tag such as v1.9.0",
             "imagerepo": "a registry with an optional path, no tag, such as registry:5443/k8s",
             "k8s_checksums": 'a mapping "X.Y.Z": {kubeadm: "sha256:<64 hex>", kubelet: '
@@ -122,6 +132,15 @@ class Setting:
             return None
         if kind == "bool":
             return None if isinstance(value, bool) else f"is {_describe(value)}, not a boolean"
+        if kind == "fingerprints":
+            if not isinstance(value, list) or not value:
+                return f"is {_describe(value)}, not a non-empty list of key fingerprints"
+            for item in value:
+                try:
+                    openpgp.normalize_fingerprint(item)
+                except ValueError as exc:
+                    return f"has {exc}"
+            return None
         if kind == "list":
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                 return f"is {_describe(value)}, not a list of strings"
@@ -527,6 +546,19 @@ SETTINGS: dict[str, Setting] = {
             sample="https://download.docker.com/linux/debian/gpg",
         ),
         Setting(
+            "dlrs_docker_repo_key_fingerprints",
+            "fingerprints",
+            "the fingerprints the repository's signing key must have (checked after each "
+            "download, before the key is trusted)",
+            default=list(DOCKER_KEY_FINGERPRINTS),
+            group=_CONTAINER_RUNTIMES,
+            roles=("docker",),
+            shown="Docker's (`9DC8 5822 9FC7 DD38 854A E2D8 8D81 803C 0EBF CD88`)",
+            doc="fingerprints the signing key of Docker's repository must have; a mirror "
+            "that signs with its own key lists that key's",
+            sample="[9DC858229FC7DD38854AE2D88D81803C0EBFCD88]",
+        ),
+        Setting(
             "dlrs_docker_data_root",
             "path",
             "Docker's data-root",
@@ -737,6 +769,33 @@ SETTINGS: dict[str, Setting] = {
             roles=("kubernetes_packages",),
             shown="the repository's",
             sample="https://mirror.example.com/k8s/Release.key",
+        ),
+        Setting(
+            "dlrs_kubernetes_repo_key_fingerprints",
+            "fingerprints",
+            "the fingerprints the repositories' signing key must have (checked after each "
+            "download, before the key is trusted)",
+            default=list(KUBERNETES_KEY_FINGERPRINTS),
+            group=_KUBERNETES,
+            roles=("kubernetes_packages",),
+            shown="pkgs.k8s.io's (`DE15 B144 86CD 377B 9E87 6E1A 2346 54DA 9A29 6436`)",
+            doc="fingerprints the signing key of the Kubernetes repositories must have "
+            "(pkgs.k8s.io signs every v1.x repository with one key); a mirror that signs "
+            "with its own key lists that key's",
+            sample="[DE15B14486CD377B9E876E1A234654DA9A296436]",
+        ),
+        Setting(
+            "dlrs_repo_keys_allow_http",
+            "bool",
+            "let a repository signing key come over plain HTTP (its fingerprint is still "
+            "checked); off, keys come over https:// or from a file:/// on the node only",
+            default=False,
+            group=_KUBERNETES,
+            roles=("docker", "kubernetes_packages"),
+            shown="false",
+            doc="let a repository signing key come over plain HTTP (the fingerprint is "
+            "still checked)",
+            sample="false",
         ),
         Setting(
             "dlrs_kubernetes_clearlinux_source",

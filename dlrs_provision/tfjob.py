@@ -55,7 +55,7 @@ from typing import Any
 
 import yaml
 
-from dlrs_provision import catalog, kube_state, paths, tuning
+from dlrs_provision import benchmark_defaults, catalog, kube_state, paths, tuning
 from dlrs_provision.benchmark import flags, launcher, synthetic
 from dlrs_provision.errors import UsageError
 from dlrs_provision.facts import cached_facts_file, load_facts
@@ -80,9 +80,22 @@ NODES_FILE = "nodes.json"  # ConfigMap key and file: each node's numbers for its
 MOUNT = "/opt/dlrs"
 BENCHMARKS_DIR = "/benchmarks"
 TF_CNN_SCRIPT = BENCHMARKS_DIR + "/scripts/tf_cnn_benchmarks/tf_cnn_benchmarks.py"
-DEFAULT_GIT_URL = "https://github.com/tensorflow/benchmarks.git"
+DEFAULT_GIT_URL = benchmark_defaults.BENCHMARK_REPO
 TF1_GIT_REF = catalog.VARIANTS["mkl"].benchmark_ref  # the branch for TensorFlow 1.12 images
-DEFAULT_GIT_IMAGE = "alpine/git:v2.47.2"
+# the init container's git, pinned by digest: a tag of alpine/git is rebuilt and pushed again
+# (v2.47.2 has carried several digests), and this image reads the benchmark code the job runs
+DEFAULT_GIT_IMAGE = (
+    "alpine/git:v2.47.2@sha256:062a01ad7a0eb17cff382bc5e26086b4d710e56dfdfdf001109a49b6d9bd378c"
+)
+# The init container's script: the one commit, fetched alone (GitHub, and any git server
+# allowing uploadpack.allowReachableSHA1InWant, serves a commit by its id), checked out and
+# checked. Its values come as the positional parameters $0 (folder), $1 (URL), $2 (commit), never
+# spliced into the script; `--` ends git's options before each of them.
+GIT_FETCH_SCRIPT = (
+    'git init -q -- "$0" && cd "$0" && git fetch -q --depth=1 -- "$1" "$2" '
+    "&& git -c advice.detachedHead=false checkout -q FETCH_HEAD "
+    '&& test "$(git rev-parse HEAD)" = "$2"'
+)
 BENCHMARKS = ("tf_cnn_benchmarks", "synthetic")
 COLLECTIVE = synthetic.COLLECTIVE  # the synthetic benchmark's variable_update across workers
 # the benchmark each variant's images can run (the catalog owns the rule)
@@ -402,6 +415,16 @@ def _pod_spec(
 
 
 # --------------------------------------------------------------------------- render
+
+
+def _git_commit(ref: str) -> str:
+    """The commit of tf_cnn_benchmarks to fetch: a full commit id, or a known branch's pin."""
+    try:
+        return benchmark_defaults.benchmark_commit(ref)
+    except ValueError as exc:
+        raise UsageError(
+            f"git_ref: {exc}", "give the commit the nodes should run (git rev-parse BRANCH)"
+        ) from None
 
 
 def _check_name(name: str) -> None:
@@ -729,8 +752,9 @@ def _build(
 ) -> Manifests:
     """The TFJob and its ConfigMap for the inventory's workers (or `workers`), `ps` PS replicas.
 
-    benchmark: "tf_cnn_benchmarks" (git_url at git_ref, a branch or tag, cloned by an init
-    container running git_image) or "synthetic"; None: the variant's default. spare_cpus: whole
+    benchmark: "tf_cnn_benchmarks" (git_url at git_ref, a full commit or a branch name of
+    benchmark_defaults.BENCHMARK_COMMITS, which pins it to a commit, fetched by an init container
+    running git_image) or "synthetic"; None: the variant's default. spare_cpus: whole
     CPUs left free on each worker node besides the reserved ones. worker_memory_mb: the
     workers' memory instead of the facts-based size. rooms: what each node of the cluster can
     still give (kube_state.rooms of `kubectl get nodes/pods -o json`); without it, pods are
@@ -817,14 +841,15 @@ def _build(
     init = None
     working_dir = None
     if benchmark == "tf_cnn_benchmarks":
+        git_commit = _git_commit(git_ref)
         command = [*launch, python, TF_CNN_SCRIPT]
         working_dir = str(Path(TF_CNN_SCRIPT).parent)
         init = {
             "name": "fetch-benchmarks",
             "image": git_image,
             "imagePullPolicy": "IfNotPresent",
-            "command": ["git", "clone", "--depth=1", f"--branch={git_ref}", git_url],
-            "args": [BENCHMARKS_DIR],
+            "command": ["sh", "-c", GIT_FETCH_SCRIPT],
+            "args": [BENCHMARKS_DIR, git_url, git_commit],
             "resources": {"requests": dict(INIT_RESOURCES), "limits": dict(INIT_RESOURCES)},
             "volumeMounts": [{"name": "benchmarks", "mountPath": BENCHMARKS_DIR}],
         }

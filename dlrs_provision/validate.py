@@ -11,7 +11,7 @@ import re
 import shlex
 from collections.abc import Iterator
 
-from dlrs_provision import catalog, clearlinux_kubernetes
+from dlrs_provision import catalog, clearlinux_kubernetes, openpgp
 from dlrs_provision.clearlinux_kubernetes import DEFAULT_KUBERNETES_VERSION
 from dlrs_provision.errors import Problem
 from dlrs_provision.inventory import MASTERS, WORKERS, Inventory, Var, VaultValue, is_templated
@@ -170,6 +170,7 @@ def check(inv: Inventory) -> list[Problem]:
                 )
             )
         problems += _check_pod_network(inv, name)
+        problems += _check_key_urls(inv, name)
     return _dedupe(problems)
 
 
@@ -345,6 +346,35 @@ def _check_connection(inv: Inventory) -> list[Problem]:
                     field=key,
                 )
             )
+    return problems
+
+
+# (key URL setting, repository URL setting it defaults from, what) of each downloaded key
+_REPO_KEYS = (
+    ("dlrs_docker_repo_key_url", "dlrs_docker_repo_url", "the signing key of Docker's repository"),
+    (
+        "dlrs_kubernetes_repo_key_url",
+        "dlrs_kubernetes_repo_url",
+        "the signing key of the Kubernetes repositories",
+    ),
+)
+
+
+def _check_key_urls(inv: Inventory, name: str) -> list[Problem]:
+    """A repository signing key comes over https:// (or from a file on the node); over plain
+    HTTP only with dlrs_repo_keys_allow_http. Without a key URL the key is the repository's own,
+    so an http:// repository means an http:// key."""
+    allow_http = inv.setting(name, "dlrs_repo_keys_allow_http") is True
+    hv = inv.host_vars(name)
+    problems = []
+    for key_setting, repo_setting, what in _REPO_KEYS:
+        given = key_setting if hv.get(key_setting) is not None else repo_setting
+        url = inv.setting(name, given)
+        if given not in hv or not isinstance(url, str) or SETTINGS[given].check(url):
+            continue  # not given here, or wrong in itself (its own problem says so)
+        problem = openpgp.url_problem(url, allow_http, what)
+        if problem:
+            problems.append(_setting_problem(inv, name, given, problem, fix=openpgp.URL_FIX))
     return problems
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlrs_provision import paths, registry, runner
+from dlrs_provision import benchmark_defaults, paths, registry, runner
 from dlrs_provision.benchmark import flags, results
 from dlrs_provision.errors import DlrsError, UsageError
 from dlrs_provision.facts import cached_facts_file
@@ -96,6 +96,11 @@ def prepare(request: Request, inv: Inventory) -> list[str]:
             "--benchmark-repo and --benchmark-ref choose the tf_cnn_benchmarks checkout: "
             "give them with --benchmark tf_cnn_benchmarks (or leave --benchmark out)"
         )
+    if request.ref is not None:
+        try:
+            benchmark_defaults.benchmark_commit(request.ref)
+        except ValueError as exc:
+            problems.append(f"--benchmark-ref {exc}")
     options = flags.Options(
         benchmark=request.benchmark or "synthetic",
         model=request.model,

@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--benchmark-ref",
         type=options.git_ref,
-        help="branch, tag or commit (default: cnn_tf_v1.12_compatible for TensorFlow 1.x "
-        "variants, master for onednn)",
+        help="a full commit id, or a tensorflow/benchmarks branch the toolkit pins to a commit "
+        "(master, cnn_tf_v1.5_compatible ... cnn_tf_v2.1_compatible); default: "
+        "cnn_tf_v1.12_compatible for TensorFlow 1.x variants, master for onednn",
     )
     p.add_argument("--batch-size", type=options.int_range(1, 65536), default=64)
     p.add_argument("--num-batches", type=options.int_range(1, 1_000_000), default=100)

@@ -279,6 +279,10 @@ def test_prepare_needs_preflight_facts_and_says_how_to_get_them(tmp_path):
         ({"timeout": 0}, "--timeout"),
         ({"image": "Not An Image!"}, "--image"),
         ({"limit": "node9"}, "neither a host nor a group"),
+        ({"ref": "v2"}, "--benchmark-ref 'v2' is neither a full commit id nor a branch"),
+        ({"ref": "-c core.sshCommand=x"}, "--benchmark-ref '-c core.sshCommand=x' is neither"),
+        ({"ref": "ec056be"}, "the full 40 digits"),
+        ({"ref": ""}, "--benchmark-ref '' is neither"),
     ],
 )
 def test_prepare_refuses_bad_requests(tmp_path, changes, words):
@@ -317,7 +321,7 @@ def test_multi_mode_manifest_with_image_and_checkout_passes_the_crd_schema(tmp_p
         image="registry.example:5000/tf/bench:1",
         benchmark="tf_cnn_benchmarks",
         repo="https://git.example/benchmarks.git",
-        ref="v2",
+        ref="cnn_tf_v1.15_compatible",
         batch_size=32,
     )
     hosts = run.prepare(request, inv)
@@ -332,8 +336,11 @@ def test_multi_mode_manifest_with_image_and_checkout_passes_the_crd_schema(tmp_p
     for spec in job["spec"]["tfReplicaSpecs"].values():
         pod = spec["template"]["spec"]
         assert pod["containers"][0]["image"] == "registry.example:5000/tf/bench:1"
-        clone = pod["initContainers"][0]["command"]
-        assert "--branch=v2" in clone and "https://git.example/benchmarks.git" in clone
+        fetch = pod["initContainers"][0]["args"]  # the branch's pinned commit, from the mirror
+        assert fetch[1:] == [
+            "https://git.example/benchmarks.git",
+            "aef6daa90a467a1fc7ce8395cd0067e5fda1ecff",
+        ]
     assert (
         "--batch_size=32"
         in job["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]["args"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -220,9 +221,15 @@ def test_seed_layout_2x18_ht_example(tmp_path, validator):
         "/benchmarks/scripts/tf_cnn_benchmarks/tf_cnn_benchmarks.py",
     ]
     (init,) = pod["initContainers"]
-    assert init["command"][:2] == ["git", "clone"]
-    assert "--branch=cnn_tf_v1.12_compatible" in init["command"]
-    assert "https://github.com/tensorflow/benchmarks.git" in init["command"]
+    # the one pinned commit of the branch, by a git image pinned by digest; the values are the
+    # script's positional parameters, never part of the script
+    assert init["command"] == ["sh", "-c", tfjob.GIT_FETCH_SCRIPT]
+    assert init["args"] == [
+        "/benchmarks",
+        "https://github.com/tensorflow/benchmarks.git",
+        "ec056be57f189ec96611a58e8dc5562a6d620139",
+    ]
+    assert re.fullmatch(r"alpine/git:[\w.-]+@sha256:[0-9a-f]{64}", init["image"])
     assert init["resources"]["requests"] == init["resources"]["limits"]
     assert (
         json.loads(job["metadata"]["annotations"]["dlrs.intel.com/tuning"])["w01"]["tf_cpus"] == 64
@@ -357,14 +364,23 @@ def test_benchmark_choice_and_git_source_are_options(tmp_path, validator):
         fdir,
         benchmark="tf_cnn_benchmarks",
         git_url="http://mirror.example:8080/benchmarks.git",
-        git_ref="v1.0",
+        git_ref="0123456789abcdef0123456789abcdef01234567",
         git_image="registry.example/git:2",
     )
     assert_valid(validator, job)
     (init,) = job["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["initContainers"]
     assert init["image"] == "registry.example/git:2"
-    assert "--branch=v1.0" in init["command"]
-    assert "http://mirror.example:8080/benchmarks.git" in init["command"]
+    assert init["args"][1:] == [
+        "http://mirror.example:8080/benchmarks.git",
+        "0123456789abcdef0123456789abcdef01234567",
+    ]
+    master = tfjob.render(inv, fdir, benchmark="tf_cnn_benchmarks", git_ref="master")
+    (init,) = master["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["initContainers"]
+    assert init["args"][2] == "8fb79079265933ad39bea628b777af662f5bf15d"
+    # a tag, a branch the toolkit does not pin, an abbreviated commit, an option: refused
+    for ref in ("v1.0", "cnn_tf_v9_compatible", "ec056be", "--upload-pack=touch /tmp/x"):
+        with pytest.raises(UsageError, match="neither a full commit id nor a branch"):
+            tfjob.render(inv, fdir, benchmark="tf_cnn_benchmarks", git_ref=ref)
     synthetic = tfjob.render(inv, fdir, benchmark="synthetic")
     assert_valid(validator, synthetic)
     assert set(synthetic["spec"]["tfReplicaSpecs"]) == {"Worker"}

@@ -4,8 +4,14 @@
         -> {host, port, hostport, url} of the cluster's registry (cluster_registry.py)
     {{ dlrs_kubernetes_image_repository | dlrs_kubernetes_image_repository(mode, registry) }}
         -> where kubeadm and the pause image come from
-    {{ 'mkl' | dlrs_variant }}  -> {image, benchmark, benchmark_ref, data_format, openmp}
+    {{ 'mkl' | dlrs_variant }}  -> {image, benchmark, benchmark_ref, benchmark_commit, ...}
                                    (catalog.py)
+    {{ 'master' | dlrs_benchmark_commit }}  -> the commit a known tensorflow/benchmarks branch is
+                                              pinned to; a full commit id as it is
+    {{ url | dlrs_key_url_problem(allow_http, what) }}  -> '' or why a signing key may not be
+                                                         fetched from url (openpgp.py)
+    {{ content | dlrs_key_fingerprint_problem(pinned, what) }}  -> '' or why the downloaded key
+                                                   file is not one of the pinned keys
     {{ 'batch_size' | dlrs_benchmark_default }}  -> 64 (benchmark_defaults.py)
     {{ inventory_dir | dlrs_state_dir }}  -> the inventory's state folder (paths.py; it honours
                                              DLRS_PROVISION_STATE on the controller)
@@ -20,10 +26,10 @@ import sys
 from pathlib import Path
 
 try:
-    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, paths
+    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, openpgp, paths
 except ImportError:  # pragma: no cover - depends on how Ansible was installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, paths
+    from dlrs_provision import benchmark_defaults, catalog, cluster_registry, openpgp, paths
 
 from ansible.errors import AnsibleFilterError
 
@@ -49,6 +55,7 @@ def dlrs_variant(name):
         "image": v.image,
         "benchmark": v.benchmark,
         "benchmark_ref": v.benchmark_ref,
+        "benchmark_commit": v.benchmark_commit,
         "data_format": v.data_format,
         "openmp": v.openmp,
     }
@@ -64,6 +71,24 @@ def dlrs_benchmark_default(key):
         ) from None
 
 
+def dlrs_benchmark_commit(ref):
+    try:
+        return benchmark_defaults.benchmark_commit(ref)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"benchmark_ref: {exc}") from exc
+
+
+def dlrs_key_url_problem(url, allow_http=False, what="the signing key"):
+    problem = openpgp.url_problem(url, bool(allow_http), str(what))
+    return f"{problem}: {openpgp.URL_FIX}" if problem else ""
+
+
+def dlrs_key_fingerprint_problem(content, pinned=(), what="the signing key"):
+    if isinstance(pinned, str):
+        pinned = [pinned]
+    return openpgp.fingerprint_problem(content or "", list(pinned or []), str(what))
+
+
 def dlrs_state_dir(inventory_dir):
     if not inventory_dir:
         raise AnsibleFilterError("dlrs_state_dir: no inventory folder (inventory_dir is empty)")
@@ -77,5 +102,8 @@ class FilterModule:
             "dlrs_kubernetes_image_repository": dlrs_kubernetes_image_repository,
             "dlrs_variant": dlrs_variant,
             "dlrs_benchmark_default": dlrs_benchmark_default,
+            "dlrs_benchmark_commit": dlrs_benchmark_commit,
+            "dlrs_key_url_problem": dlrs_key_url_problem,
+            "dlrs_key_fingerprint_problem": dlrs_key_fingerprint_problem,
             "dlrs_state_dir": dlrs_state_dir,
         }

@@ -129,6 +129,8 @@ class SandboxState:
     kubernetes_binary_checksums: dict[str, dict[str, str]] = field(default_factory=dict)
     # manifest digest of library/registry:2.8.3 in the mirror's registry ("" without a Clear master)
     registry_image_digest: str = ""
+    # fingerprints of the key that signs the mirror's Kubernetes stand-in repositories
+    k8s_repo_key_fingerprints: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps({"format": "dlrs-sandbox/1", **asdict(self)}, indent=2) + "\n"
@@ -323,6 +325,7 @@ def up(
         kubernetes_version=kubernetes_version,
         kubernetes_binary_checksums=builder.release_checksums(),
         registry_image_digest=registry_digest,
+        k8s_repo_key_fingerprints=builder.k8s_repo_key_fingerprints(),
     )
     _warn_outdated_images(builder, state, say)
     files.write_known_hosts(sbx, host_keys)

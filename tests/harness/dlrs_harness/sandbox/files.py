@@ -209,6 +209,7 @@ def render_hosts_yml(
         f"    dlrs_insecure_registries: [{_q(urls['registry'])}]",
         "    # the kubeadm/kubelet/kubectl STAND-INS, as a signed apt repo on the mirror",
         f"    dlrs_kubernetes_repo_url: {_q(urls['k8s_repo'])}",
+        *_repo_key_lines(state.k8s_repo_key_fingerprints),
         "    # the exact release, so that Debian's apt and Clear Linux's release binaries agree",
         f'    dlrs_kubernetes_version: "{_exact_version(state)}"',
         *_binary_lines(urls["kubernetes_binaries"], state.kubernetes_binary_checksums),
@@ -224,6 +225,20 @@ def render_hosts_yml(
     workers = hosts("worker")
     lines += ["    workers:", "      hosts:" + ("" if workers else " {}"), *workers]
     return "\n".join(lines) + "\n"
+
+
+def _repo_key_lines(fingerprints: list[str]) -> list[str]:
+    """The mirror's repositories are signed with the sandbox's own key, served over the
+    mirror's plain HTTP: the inventory pins that key's fingerprint (the roles refuse any other
+    key) and lets it come over HTTP."""
+    if not fingerprints:
+        return []
+    return [
+        "    # ... signed with the sandbox's own key: the roles trust only a key with this",
+        "    # fingerprint; it comes over the mirror's plain HTTP, hence allow_http",
+        f"    dlrs_kubernetes_repo_key_fingerprints: [{', '.join(_q(f) for f in fingerprints)}]",
+        "    dlrs_repo_keys_allow_http: true",
+    ]
 
 
 def _binary_lines(url: str, checksums: dict[str, dict[str, str]]) -> list[str]:

@@ -340,6 +340,9 @@ class ImageBuilder:
                 self._checksums_path(spec.name, tag).write_text(
                     json.dumps(checksums, indent=2, sort_keys=True) + "\n"
                 )
+                self._fingerprints_path(spec.name, tag).write_text(
+                    json.dumps(k8s_repo.cached_key_fingerprints(self.root)) + "\n"
+                )
             if spec.swupd_tree:
                 self._write_swupd_tree(context / "srv-mirror" / SWUPD_MIRROR_PATH, checksums)
             cmd = [docker_cli(), "build", "--rm", "--force-rm", "-t", tag]
@@ -357,6 +360,24 @@ class ImageBuilder:
         directory = cache_dir(self.root)
         directory.mkdir(parents=True, exist_ok=True)
         return directory / f"release-sha256-{name}-{tag.rsplit(':', 1)[-1]}.json"
+
+    def _fingerprints_path(self, name: str, tag: str) -> Path:
+        directory = cache_dir(self.root)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / f"k8s-repo-key-{name}-{tag.rsplit(':', 1)[-1]}.json"
+
+    def k8s_repo_key_fingerprints(self, name: str = "mirror") -> list[str]:
+        """The fingerprints of the key that signs the Kubernetes stand-in repositories in image
+        `name` (dlrs_kubernetes_repo_key_fingerprints): as recorded when the image was built;
+        without that record, those of the cached signing key the image was built with."""
+        path = self._fingerprints_path(name, self.tag(name))
+        try:
+            data = json.loads(path.read_text())
+            if isinstance(data, list) and data and all(isinstance(f, str) for f in data):
+                return data
+        except (OSError, ValueError):
+            pass
+        return k8s_repo.cached_key_fingerprints(self.root)
 
     def release_checksums(self, name: str = "mirror") -> dict[str, dict[str, str]]:
         """version -> binary -> "sha256:<hex>" of the stand-in release binaries in image

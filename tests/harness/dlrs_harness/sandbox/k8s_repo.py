@@ -538,6 +538,35 @@ def signing_key(key_dir: Path, uid: str, algorithm: str, echo: Echo) -> tuple[Pa
     return secret, public
 
 
+def public_key_fingerprints(public_key: Path) -> list[str]:
+    """The primary-key fingerprints of the repository's public key, as gpg reads them: what an
+    inventory pins (dlrs_kubernetes_repo_key_fingerprints) to trust this repository's key."""
+    with _gnupg_home() as home:
+        listing = _gpg(home, "--show-keys", "--with-colons", str(public_key)).decode()
+    found, primary = [], False
+    for line in listing.splitlines():
+        fields = line.split(":")
+        if fields[0] in ("pub", "sub"):
+            primary = fields[0] == "pub"
+        elif fields[0] == "fpr" and primary and len(fields) > 9:
+            found.append(fields[9].upper())
+            primary = False
+    if not found:
+        raise EnvironmentProblem(
+            f"{public_key} holds no public key", f"remove {public_key.parent} to make a new one"
+        )
+    return found
+
+
+def cached_key_fingerprints(root: Path, key_dir: Path | None = None) -> list[str]:
+    """The fingerprints of the key build_k8s_repo signs with (made on first use)."""
+    recipe = load_recipe(root)
+    _, public = signing_key(
+        key_dir or root / KEY_CACHE_DIR, recipe.key_uid, recipe.key_algorithm, log.info
+    )
+    return public_key_fingerprints(public)
+
+
 def sign_release(repo_dir: Path, secret_key: Path) -> None:
     """InRelease (clear-signed) and Release.gpg (detached, armored), as apt reads them."""
     with _gnupg_home() as home:
