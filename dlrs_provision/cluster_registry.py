@@ -8,6 +8,9 @@ roles:
   dlrs_registry_cache_host, else the first master's inventory name;
 - it listens on dlrs_registry_cache_port (its default lives in settings.py alone);
 - it speaks plain HTTP only when its own host:port is listed in dlrs_insecure_registries;
+- every request to it carries the one account of the cluster (htpasswd, role registry_cache):
+  user REGISTRY_USER, its password generated once on the controller in the inventory's state
+  folder (PASSWORD_FILE, mode 0600), never printed;
 - kubeadm (and containerd's pause image) pull from dlrs_kubernetes_image_repository, else from
   the cluster's registry when it is a local one (dlrs_registry_mode: local, air-gapped), else
   from registry.k8s.io.
@@ -16,12 +19,16 @@ roles:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dlrs_provision.settings import SETTINGS
 
 DEFAULT_PORT: int = SETTINGS["dlrs_registry_cache_port"].default
 KUBERNETES_REPOSITORY = "registry.k8s.io"
+# The cluster's one account on its registry, and where its password lives (under the state folder).
+REGISTRY_USER = "dlrs-cluster"
+PASSWORD_FILE = "pki/registry.password"
 
 
 def cluster_registry(
@@ -55,3 +62,8 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "on", "1")
     return bool(value)
+
+
+def password_path(state_dir: Path) -> Path:
+    """The file the cluster registry's password is kept in (made by role registry_cache)."""
+    return Path(state_dir) / PASSWORD_FILE
