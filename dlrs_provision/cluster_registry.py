@@ -38,15 +38,21 @@ def cluster_registry(
     cache: Any = True,
     insecure: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """{host, port, hostport, url}; host, hostport and url are '' when there is no registry."""
+    """{host, port, hostport, url, user}; host, hostport and url are '' when there is no registry."""
     port = int(port) if port not in (None, "") else DEFAULT_PORT
     name = str(host or "") or (str(masters[0]) if masters else "")
     enabled = cache is None or _truthy(cache)
     if not enabled or not name:
-        return {"host": "", "port": port, "hostport": "", "url": ""}
+        return {"host": "", "port": port, "hostport": "", "url": "", "user": REGISTRY_USER}
     hostport = f"{name}:{port}"
     scheme = "http" if hostport in list(insecure or []) else "https"
-    return {"host": name, "port": port, "hostport": hostport, "url": f"{scheme}://{hostport}"}
+    return {
+        "host": name,
+        "port": port,
+        "hostport": hostport,
+        "url": f"{scheme}://{hostport}",
+        "user": REGISTRY_USER,
+    }
 
 
 def kubernetes_image_repository(explicit: str | None, mode: str | None, registry: dict) -> str:
