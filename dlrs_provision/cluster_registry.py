@@ -38,7 +38,7 @@ def cluster_registry(
     cache: Any = True,
     insecure: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """{host, port, hostport, url, user}; host, hostport and url are '' when there is no registry."""
+    """{host, port, hostport, url, user}; host, hostport and url are empty without a registry."""
     port = int(port) if port not in (None, "") else DEFAULT_PORT
     name = str(host or "") or (str(masters[0]) if masters else "")
     enabled = cache is None or _truthy(cache)

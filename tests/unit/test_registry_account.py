@@ -15,7 +15,6 @@ from dlrs_provision.errors import UsageError
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "dlrs_provision" / "ansible_plugins" / "filter"))
 import dlrs_registry  # noqa: E402
-
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
 

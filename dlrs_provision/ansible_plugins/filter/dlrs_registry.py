@@ -31,7 +31,9 @@ def _salt(user: str, password: str) -> bytes:
 def dlrs_htpasswd(user, password):
     user, password = str(user or ""), str(password or "")
     if not user or ":" in user or any(c in user for c in "\r\n"):
-        raise AnsibleFilterError("dlrs_htpasswd: the user name must be non-empty, without ':' or newlines")
+        raise AnsibleFilterError(
+            "dlrs_htpasswd: the user name must be non-empty, without ':' or newlines"
+        )
     if not password:
         raise AnsibleFilterError("dlrs_htpasswd: the password is empty")
     if len(password.encode()) > 72:

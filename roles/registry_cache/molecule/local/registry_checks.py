@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Try a registry_cache registry in local mode as a stranger and with the cluster's account.
 
-    registry_checks.py URL CA_FILE ADDRESS      (DLRS_TEST_REGISTRY_USER, _PASSWORD in the environment)
+    registry_checks.py URL CA_FILE ADDRESS   (DLRS_TEST_REGISTRY_USER and _PASSWORD: environment)
 
 Prints one JSON object of what the registry answered: HTTP status codes of anonymous requests
 (/v2/, a push, a manifest), of a wrong password, and with the account: /v2/, a pushed test
@@ -61,7 +61,9 @@ class Client:
         location = urllib.parse.urljoin(self.base + "/", headers["Location"])
         sep = "&" if "?" in location else "?"
         status, _, _ = self.request(
-            "PUT", f"{location}{sep}digest={digest(data)}", data,
+            "PUT",
+            f"{location}{sep}digest={digest(data)}",
+            data,
             {"Content-Type": "application/octet-stream"},
         )
         return status
@@ -75,18 +77,34 @@ def test_image():
         info.size = len(text)
         tar.addfile(info, io.BytesIO(text))
     layer = gzip.compress(raw.getvalue(), mtime=0)
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [digest(raw.getvalue())]},
-    }, sort_keys=True).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "size": len(config), "digest": digest(config)},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": len(layer), "digest": digest(layer)}],
-    }, sort_keys=True).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [digest(raw.getvalue())]},
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": digest(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(layer),
+                    "digest": digest(layer),
+                }
+            ],
+        },
+        sort_keys=True,
+    ).encode()
     return layer, config, manifest
 
 
@@ -121,16 +139,19 @@ def main(base, ca, _address):
     found["account_push"] = status if all(b == 201 for b in blobs) else blobs
     found["pushed_digest"] = digest(manifest)
     found["anonymous_manifest"] = stranger.request(
-        "GET", f"/v2/{REPO}/manifests/latest", headers={"Accept": mtype})[0]
-    status, headers, body = account.request(
-        "GET", f"/v2/{REPO}/manifests/latest", headers={"Accept": mtype})
+        "GET", f"/v2/{REPO}/manifests/latest", headers={"Accept": mtype}
+    )[0]
+    status, _, body = account.request(
+        "GET", f"/v2/{REPO}/manifests/latest", headers={"Accept": mtype}
+    )
     found["account_pull"] = status
     found["account_pull_digest"] = digest(body) if status == 200 else ""
     status, _, body = account.request("DELETE", f"/v2/{REPO}/manifests/{digest(manifest)}")
     found["account_delete"] = status
     found["account_delete_body"] = body.decode(errors="replace")[:300]
     found["still_there"] = account.request(
-        "GET", f"/v2/{REPO}/manifests/{digest(manifest)}", headers={"Accept": mtype})[0]
+        "GET", f"/v2/{REPO}/manifests/{digest(manifest)}", headers={"Accept": mtype}
+    )[0]
     found["loopback"] = loopback(urllib.parse.urlsplit(base).port or 443)
     print(json.dumps(found, sort_keys=True))
 
