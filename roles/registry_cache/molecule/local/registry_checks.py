@@ -133,7 +133,7 @@ def main(base, ca, _address):
         "account_ping": account.request("GET", "/v2/")[0],
     }
     blobs = [account.push_blob(layer), account.push_blob(config)]
-    status, headers, _ = account.request(
+    status, _, _ = account.request(
         "PUT", f"/v2/{REPO}/manifests/latest", manifest, {"Content-Type": mtype}
     )
     found["account_push"] = status if all(b == 201 for b in blobs) else blobs
