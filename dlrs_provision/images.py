@@ -421,6 +421,41 @@ class Target:
     # where images of registry.k8s.io go: the path of dlrs_kubernetes_image_repository under
     # the cluster registry ("" for the derived default, the registry's root)
     kubernetes_path: str = ""
+    # the cluster's account on its registry (role registry_cache): every push needs it; the
+    # password is read from its file (mode 0600, in the state folder) when load() pushes, and
+    # never kept here
+    username: str | None = None
+    password_file: str | None = field(default=None, repr=False)
+
+    def password(self) -> str | None:
+        """The account's password (None: this target has no account); a missing, unreadable or
+        empty file is refused with what to do."""
+        if not self.password_file:
+            return None
+        path = Path(self.password_file)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise UsageError(
+                f"the cluster registry's password is not at {path}: nothing was pushed "
+                f"to {self.url}",
+                "run the images phase first (it makes the registry's account), with this "
+                "inventory's state folder",
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"{path}: the cluster registry's password cannot be read "
+                f"({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})",
+                "run dlrs-provision as the user that ran the images phase, or run that phase "
+                "again (it writes this file, mode 0600)",
+            ) from None
+        if not text:
+            raise UsageError(
+                f"{path}: the cluster registry's password file is empty",
+                "remove it and run the images phase again (it makes a new one and tells the "
+                "registry and the nodes)",
+            )
+        return text
 
 
 def target_from_inventory(inventory_path: Path, registry: str | None = None) -> Target:
@@ -463,9 +498,17 @@ def target_from_inventory(inventory_path: Path, registry: str | None = None) -> 
         )
     if url.startswith("https://") and (ca.exists() or ca.is_symlink()):
         _check_state_ca(ca)
+    secret = cluster_registry.password_path(paths.state_dir(Path(inventory_path)))
     explicit = str(inv.setting(master, "dlrs_kubernetes_image_repository") or "")
     kubernetes_path = explicit.split("/", 1)[1] if explicit.startswith(f"{host}:{port}/") else ""
-    return Target(url, str(ca) if url.startswith("https://") else None, mode, kubernetes_path)
+    return Target(
+        url,
+        str(ca) if url.startswith("https://") else None,
+        mode,
+        kubernetes_path,
+        username=cluster_registry.REGISTRY_USER,
+        password_file=str(secret),
+    )
 
 
 def _check_state_ca(ca: Path) -> None:
@@ -501,8 +544,16 @@ def load(
             "set dlrs_registry_mode: local in the inventory, run the images phase "
             "(dlrs-provision cluster), then load again",
         )
+    password = target.password()
     archive = Archive.open(Path(archive_path))
-    client = RegistryClient(target.url, ca_file=target.ca_file, timeout=600, retries=2)
+    client = RegistryClient(
+        target.url,
+        ca_file=target.ca_file,
+        username=target.username if password is not None else None,
+        password=password,
+        timeout=600,
+        retries=2,
+    )
     names = ", ".join(archive.names()) or "no image"
     try:
         client.ping()

@@ -26,7 +26,7 @@ import pytest
 from e2e_support import NODES, Request, on, upstream_cursor, upstream_requests
 
 from dlrs_harness import sandbox as sandbox_api
-from dlrs_provision import paths, runner
+from dlrs_provision import cluster_registry, paths, runner
 from dlrs_provision.facts import cached_facts_file, load_facts
 from dlrs_provision.registry import RegistryClient
 
@@ -311,7 +311,11 @@ def test_air_gapped_site_loads_an_archive_into_the_master_s_local_registry(
         assert result.ok, result.artifact_dir
         assert "proxy:" not in on("node1", "cat /etc/docker/registry/config.yml")
         target = images.Target(
-            f"https://{phase.node_ip('node1')}:5443", str(phase.state / "pki" / "ca.crt"), "local"
+            f"https://{phase.node_ip('node1')}:5443",
+            str(phase.state / "pki" / "ca.crt"),
+            "local",
+            username=cluster_registry.REGISTRY_USER,  # every push needs the cluster's account
+            password_file=str(cluster_registry.password_path(phase.state)),
         )
         loaded = images.load(archive, target)
         assert loaded.pushed_blobs == len(upstream.image.blobs)

@@ -275,11 +275,27 @@ def test_load_into_a_registry_that_does_not_answer_names_it_and_the_images(tmp_p
     inv = inventory(
         tmp_path, f'dlrs_registry_cache_port: {port}\ndlrs_insecure_registries: ["m1:{port}"]'
     )
+    secret = inv.parent / ".dlrs-provision" / "pki" / "registry.password"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("Abc123\n")  # the images phase made the registry's account
     proc = cli("images", "load", str(archive), str(inv), "--registry", f"127.0.0.1:{port}")
     assert proc.returncode == 1, proc.stderr
     assert f"http://127.0.0.1:{port}" in proc.stderr
     assert "docker.io/org/stack:v1" in proc.stderr and "nothing was pushed" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_load_without_the_registry_s_account_is_refused_before_any_push(tmp_path):
+    port = free_port()
+    archive = make_archive(tmp_path / "a.tar")
+    inv = inventory(
+        tmp_path, f'dlrs_registry_cache_port: {port}\ndlrs_insecure_registries: ["m1:{port}"]'
+    )
+    proc = cli("images", "load", str(archive), str(inv), "--registry", f"127.0.0.1:{port}")
+    assert proc.returncode == 2, proc.stderr
+    secret = inv.parent / ".dlrs-provision" / "pki" / "registry.password"
+    assert f"the cluster registry's password is not at {secret}" in proc.stderr
+    assert "images phase" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_load_into_a_pull_through_cache_is_refused(tmp_path):

@@ -50,6 +50,9 @@ from dlrs_provision.registry import (
     sha256_digest,
 )
 
+# The cluster registry's account in the tests with a registry that wants one.
+ACCOUNT = ("dlrs-cluster", "Passw0rdOfTheCluster")
+
 CONFIG = """\
 version: 0.1
 log:
@@ -63,8 +66,7 @@ storage:
     enabled: true
 http:
   addr: {addr}
-{tls}
-"""
+{tls}{auth}"""
 
 
 def _free_port() -> int:
@@ -92,11 +94,14 @@ class LiveRegistry:
     ca_file: str | None = None
 
 
-def _wait(url: str, ca_file: str | None, what: str) -> None:
+def _wait(url: str, ca_file: str | None, what: str, account: tuple[str, str] | None = None) -> None:
     deadline = time.monotonic() + 30
+    user, password = account or (None, None)
     while True:
         try:
-            RegistryClient(url, ca_file=ca_file, retries=0, timeout=2).ping()
+            RegistryClient(
+                url, ca_file=ca_file, username=user, password=password, retries=0, timeout=2
+            ).ping()
             return
         except RegistryError:
             if time.monotonic() > deadline:
@@ -104,7 +109,9 @@ def _wait(url: str, ca_file: str | None, what: str) -> None:
             time.sleep(0.2)
 
 
-def _start(tmp: Path, tls: tuple[Path, Path] | None) -> Iterator[LiveRegistry]:
+def _start(
+    tmp: Path, tls: tuple[Path, Path] | None, htpasswd: Path | None = None
+) -> Iterator[LiveRegistry]:
     scheme = "https" if tls else "http"
     binary = shutil.which("docker-registry")
     image = None if binary else _mirror_image()
@@ -123,7 +130,9 @@ def _start(tmp: Path, tls: tuple[Path, Path] | None) -> Iterator[LiveRegistry]:
         addr = ":5000"
     tls_text = f"  tls:\n    certificate: {certs[0]}\n    key: {certs[1]}\n" if certs else ""
     config = tmp / "config.yml"
-    config.write_text(CONFIG.format(root=storage, addr=addr, tls=tls_text))
+    auth_path = (htpasswd if binary else Path("/auth") / htpasswd.name) if htpasswd else None
+    auth_text = f"auth:\n  htpasswd:\n    realm: test\n    path: {auth_path}\n" if htpasswd else ""
+    config.write_text(CONFIG.format(root=storage, addr=addr, tls=tls_text, auth=auth_text))
     log = tmp / "registry.log"
     if binary:
         with open(log, "w") as out:
@@ -136,6 +145,8 @@ def _start(tmp: Path, tls: tuple[Path, Path] | None) -> Iterator[LiveRegistry]:
         mounts = ["-v", f"{config}:/config.yml:ro"]
         if tls:
             mounts += ["-v", f"{tls[0].parent}:/certs:ro"]
+        if htpasswd:
+            mounts += ["-v", f"{htpasswd.parent}:/auth:ro"]
         subprocess.run(
             ["docker", "run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:5000",
              *mounts, image, "/usr/bin/docker-registry", "serve", "/config.yml"],
@@ -148,7 +159,7 @@ def _start(tmp: Path, tls: tuple[Path, Path] | None) -> Iterator[LiveRegistry]:
     url = f"{scheme}://127.0.0.1:{port}"
     ca_file = str(tls[0].parent / "ca.crt") if tls else None
     try:
-        _wait(url, ca_file, "registry")
+        _wait(url, ca_file, "registry", ACCOUNT if htpasswd else None)
         yield LiveRegistry(url, ca_file)
     finally:
         stop()
@@ -198,6 +209,21 @@ def _make_tls(folder: Path) -> tuple[Path, Path]:
     )
     (folder / "server.key").chmod(0o644)  # read by the registry (in a container: another user)
     return folder / "server.crt", folder / "server.key"
+
+
+@pytest.fixture(scope="module")
+def live_auth(tmp_path_factory) -> Iterator[LiveRegistry]:
+    """A registry that wants the cluster's account for every request (role registry_cache)."""
+    sys.path.insert(
+        0, str(Path(__file__).resolve().parents[2] / "dlrs_provision/ansible_plugins/filter")
+    )
+    import dlrs_registry
+
+    tmp = tmp_path_factory.mktemp("registry-auth")
+    auth = tmp / "auth"
+    auth.mkdir()
+    (auth / "htpasswd").write_text(dlrs_registry.dlrs_htpasswd(*ACCOUNT) + "\n")
+    yield from _start(tmp, None, auth / "htpasswd")
 
 
 @pytest.fixture(scope="module")
@@ -477,6 +503,34 @@ def test_load_into_an_empty_registry_pushes_every_blob_and_tags_last(live, live_
     assert target.resolve("org/airgap:v1").ref.digest == manifest.digest
 
 
+def test_load_pushes_with_the_cluster_s_account_and_strangers_are_refused(
+    live, live_auth, tmp_path
+):
+    source = RegistryClient(live.url)
+    manifest, _, _ = push_image(source, "org/secured", "v1", "secured")
+    host = live.url.split("://", 1)[1]
+    out = tmp_path / "a.tar"
+    images.save([f"{host}/org/secured:v1"], out, insecure_registries=[host])
+    secret = tmp_path / "registry.password"
+    secret.write_text(ACCOUNT[1] + "\n")
+    target = images.Target(
+        live_auth.url, None, "local", username=ACCOUNT[0], password_file=str(secret)
+    )
+    result = images.load(out, target)
+    assert result.pushed_blobs == 2 and result.tags == ["org/secured:v1"]
+    member = RegistryClient(live_auth.url, username=ACCOUNT[0], password=ACCOUNT[1])
+    assert member.resolve("org/secured:v1").ref.digest == manifest.digest
+    # no account, or a wrong password: nothing is read or written
+    with pytest.raises(RegistryError, match="credentials"):
+        RegistryClient(live_auth.url, retries=0).resolve("org/secured:v1")
+    with pytest.raises(RegistryError):
+        RegistryClient(live_auth.url, username=ACCOUNT[0], password="wrong", retries=0).resolve(
+            "org/secured:v1"
+        )
+    with pytest.raises(RegistryError, match="nothing was pushed"):
+        images.load(out, images.Target(live_auth.url, None, "local"))
+
+
 def test_load_refuses_a_pull_through_cache(tmp_path):
     with pytest.raises(UsageError, match="pull-through cache"):
         images.load(tmp_path / "x.tar", images.Target("https://node1:5443", None, "proxy"))
@@ -512,6 +566,7 @@ def _cluster_inventory(folder: Path, registry: LiveRegistry) -> Path:
     pki = folder / ".dlrs-provision" / "pki"
     pki.mkdir(parents=True)
     shutil.copyfile(str(registry.ca_file), pki / "ca.crt")
+    (pki / "registry.password").write_text(ACCOUNT[1] + "\n")  # the registry's account
     return inv
 
 
