@@ -7,6 +7,7 @@ line, field, fix), all of them at once, before any host is touched.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Iterator
 
@@ -182,7 +183,58 @@ def check(inv: Inventory) -> list[Problem]:
                 )
             )
         problems += _check_pod_network(inv, name)
+        problems += _check_networks(inv, name)
     return _dedupe(problems)
+
+
+_NETWORKS = ("dlrs_pod_network_cidr", "dlrs_service_cidr")
+
+
+def _check_networks(inv: Inventory, name: str) -> list[Problem]:
+    """The pod network, the service network and the nodes' own addresses must not overlap:
+    kubeadm accepts it, and the cluster then routes pods, services or nodes to the wrong place."""
+    hv = inv.host_vars(name)
+    nets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
+    for key in _NETWORKS:
+        value = inv.setting(name, key)
+        if not isinstance(value, str) or SETTINGS[key].check(value):
+            return []  # reported as a wrong value already (or templated)
+        nets[key] = ipaddress.ip_network(value)
+    given = [k for k in _NETWORKS if k in hv]
+    if not given:
+        return []  # the defaults, which do not overlap each other
+    pod, service = nets["dlrs_pod_network_cidr"], nets["dlrs_service_cidr"]
+    problems: list[Problem] = []
+    if pod.version == service.version and pod.overlaps(service):
+        problems.append(
+            _setting_problem(
+                inv,
+                name,
+                given[0],
+                f"the pod network dlrs_pod_network_cidr {pod} overlaps the service network "
+                f"dlrs_service_cidr {service}",
+                fix="give the two networks ranges that share no address (the defaults are "
+                "10.244.0.0/16 and 10.96.0.0/12)",
+            )
+        )
+    for host in [*inv.masters, *inv.workers]:
+        addr_var = inv.host_vars(host).get("ansible_host")
+        try:
+            addr = ipaddress.ip_address(str(addr_var.value if addr_var else host))
+        except ValueError:
+            continue  # a name: its address is known only on the run
+        for key in given:
+            if addr in nets[key]:
+                problems.append(
+                    _setting_problem(
+                        inv,
+                        name,
+                        key,
+                        f"{key} {nets[key]} holds the address {addr} of the node {host}",
+                        fix=f"choose a {key} outside the nodes' own network",
+                    )
+                )
+    return problems
 
 
 def _check_pod_network(inv: Inventory, name: str) -> list[Problem]:
@@ -418,7 +470,7 @@ def _check_setting(key: str, var: Var, where: str) -> list[Problem]:
     wrong = setting.check(var.value)
     if wrong is None:
         return []
-    fix = f"give {setting.expected()}"
+    fix = setting.fix(var.value)
     if setting.choices and isinstance(var.value, str):
         same_case = [c for c in setting.choices if c.lower() == var.value.lower()]
         near = same_case or difflib.get_close_matches(var.value, setting.choices, n=1, cutoff=0.5)
