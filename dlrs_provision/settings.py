@@ -209,8 +209,8 @@ class Setting:
             self.kind == "list" and self.item_kind in _NO_QUOTES_KINDS
         )
 
-    def _bad_character_problem(self, value: Any) -> str | None:
-        found = bad_character(value, quotes=self._strict())
+    def _bad_character_problem(self, value: Any, *, quotes: bool) -> str | None:
+        found = bad_character(value, quotes=quotes)
         if found is None:
             return None
         where, char, pos = found
@@ -233,11 +233,22 @@ class Setting:
                 return "is not a string (the value is not shown: it is a secret)"
             if not value.strip():
                 return "is an empty string"
-            return self._bad_character_problem(value)
+            return self._bad_character_problem(value, quotes=False)
+        # a control character first, whatever else is wrong: it is what makes a value dangerous
         if self.kind in ("k8s_checksums", "list") or isinstance(value, str):
-            bad = self._bad_character_problem(value)
-            if bad:
-                return bad
+            control = self._bad_character_problem(value, quotes=False)
+            if control:
+                return control
+        wrong = self._kind_problem(value)
+        found = bad_character(value, quotes=self._strict()) if isinstance(value, str) else None
+        if wrong and found:
+            return f"{wrong} (it contains {_char_name(found[1])} at character {found[2] + 1})"
+        if wrong or (self.kind != "list" and not isinstance(value, str)):
+            return wrong
+        return self._bad_character_problem(value, quotes=self._strict())
+
+    def _kind_problem(self, value: Any) -> str | None:
+        """What is wrong with a value that holds no control character, for its kind."""
         kind = self.kind
         if kind == "k8s_checksums":
             return clearlinux_kubernetes.checksums_problem(value)
