@@ -191,7 +191,7 @@ _NETWORKS = ("dlrs_pod_network_cidr", "dlrs_service_cidr")
 
 
 def _check_networks(inv: Inventory, name: str) -> list[Problem]:
-    """The pod network, the service network and the nodes' own addresses must not overlap:
+    """The pod network, the service network and the node's own address must not overlap:
     kubeadm accepts it, and the cluster then routes pods, services or nodes to the wrong place."""
     hv = inv.host_vars(name)
     nets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
@@ -201,11 +201,9 @@ def _check_networks(inv: Inventory, name: str) -> list[Problem]:
             return []  # reported as a wrong value already (or templated)
         nets[key] = ipaddress.ip_network(value)
     given = [k for k in _NETWORKS if k in hv]
-    if not given:
-        return []  # the defaults, which do not overlap each other
     pod, service = nets["dlrs_pod_network_cidr"], nets["dlrs_service_cidr"]
     problems: list[Problem] = []
-    if pod.version == service.version and pod.overlaps(service):
+    if given and pod.version == service.version and pod.overlaps(service):
         problems.append(
             _setting_problem(
                 inv,
@@ -217,23 +215,32 @@ def _check_networks(inv: Inventory, name: str) -> list[Problem]:
                 "10.244.0.0/16 and 10.96.0.0/12)",
             )
         )
-    for host in [*inv.masters, *inv.workers]:
-        addr_var = inv.host_vars(host).get("ansible_host")
-        try:
-            addr = ipaddress.ip_address(str(addr_var.value if addr_var else host))
-        except ValueError:
-            continue  # a name: its address is known only on the run
-        for key in given:
-            if addr in nets[key]:
-                problems.append(
-                    _setting_problem(
-                        inv,
-                        name,
-                        key,
-                        f"{key} {nets[key]} holds the address {addr} of the node {host}",
-                        fix=f"choose a {key} outside the nodes' own network",
-                    )
-                )
+    if name not in inv.masters and name not in inv.workers:
+        return problems
+    addr_var = hv.get("ansible_host")
+    try:
+        addr = ipaddress.ip_address(str(addr_var.value if addr_var else name))
+    except ValueError:
+        return problems  # a name: its address is known only on the run
+    for key in _NETWORKS:
+        if addr not in nets[key]:
+            continue
+        if key in hv:
+            var = hv[key]
+            fix = f"choose a {key} apart from the nodes' own network"
+        else:  # the default network: say where the address is
+            var = addr_var or Var(addr, inv.hosts[name].origins[0], f"host {name}")
+            fix = f"set {key} to a network apart from the nodes' own (default {nets[key]})"
+        problems.append(
+            Problem(
+                var.origin.file,
+                f"{key} {nets[key]} holds the address {addr} of the node {name}",
+                fix=fix,
+                line=var.origin.line,
+                where=var.level,
+                field=key,
+            )
+        )
     return problems
 
 

@@ -260,6 +260,15 @@ def test_a_pod_network_holding_a_node_address_is_refused(tmp_path):
     assert "192.168.3.4" in found[0].message and "w1" in found[0].message
 
 
+def test_a_node_inside_the_default_service_network_is_refused_at_its_address(tmp_path):
+    found = _problems(tmp_path, "dlrs_variant: mkl", w1="10.96.0.5")
+    assert [p.field for p in found] == ["dlrs_service_cidr"], [p.render() for p in found]
+    assert found[0].where == "host w1" and "10.96.0.5" in found[0].message
+    assert "set dlrs_service_cidr" in found[0].fix
+    line = next(i for i, t in enumerate(Path(found[0].file).read_text().splitlines()) if "w1:" in t)
+    assert found[0].line == line + 1
+
+
 def test_networks_apart_load(tmp_path):
     inv = inventory.load(
         write(tmp_path, "dlrs_pod_network_cidr: 10.200.0.0/16\ndlrs_service_cidr: 10.96.0.0/12")
