@@ -278,8 +278,12 @@ class Setting:
             return "is an empty string"
         if self.choices and value not in self.choices:
             return f"is {value!r}, not one of the accepted values"
+        if kind in ("url", "fileurl"):
+            try:
+                u = urlparse(value)
+            except ValueError as exc:  # an unbalanced [ of an IPv6 address
+                return f"is {value!r}, not a URL ({exc})"
         if kind == "url":
-            u = urlparse(value)
             if u.scheme not in ("http", "https") or not u.netloc:
                 return f"is {value!r}, not an http(s) URL"
             if _url_authority_problem(u):
@@ -291,7 +295,6 @@ class Setting:
         elif kind == "version" and kubeadm_api.unsupported(value):
             return f"is {value!r}: {kubeadm_api.unsupported(value)}"
         elif kind == "fileurl":
-            u = urlparse(value)
             if not (u.scheme in ("http", "https") and u.netloc) and not (
                 u.scheme == "file" and u.path.startswith("/") and not u.netloc
             ):

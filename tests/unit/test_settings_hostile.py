@@ -171,6 +171,8 @@ def test_the_strict_kinds_are_the_ones_written_unquoted():
         ("dlrs_insecure_registries", ["mirror:70000"], "not a TCP port", "host"),
         ("dlrs_upstream_registry", "https://registry.example.com", "a URL", "drop the scheme"),
         ("dlrs_http_proxy", "http://:3128", "names no host", "URL"),
+        ("dlrs_http_proxy", "http://[proxy:3128", "not a URL", "URL"),
+        ("dlrs_kubernetes_repo_url", "https://[mirror/k8s", "not a URL", "URL"),
         ("dlrs_pod_network_cidr", "10.244.0.0", "without a prefix length", "10.244.0.0/16"),
         ("dlrs_service_cidr", "10.96.0.0", "without a prefix length", "10.96.0.0/16"),
         ("dlrs_no_proxy", ["a,b"], "not a host", "host"),
@@ -181,6 +183,34 @@ def test_wrong_values_of_a_kind_are_refused_with_the_fix(name, value, wrong, fix
     setting = SETTINGS[name]
     assert wrong in (setting.check(value) or ""), setting.check(value)
     assert fix in setting.fix(value)
+
+
+JUNK = [
+    "http://[",
+    "https://h:0",
+    "https://h:x",
+    "h:-1",
+    "[::1",
+    "\udcff",
+    "x" * 5000,
+    1.5,
+    -1,
+    {"a": [1, {"b": None}]},
+    [1, None],
+    [[], {}],
+    ["\x00"],
+    {1: "x"},
+]
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_no_value_makes_a_check_raise(name):
+    setting = SETTINGS[name]
+    for junk in JUNK:
+        wrong = setting.check(junk)  # must not raise: a traceback is no message
+        assert wrong is None or isinstance(wrong, str)
+        if wrong:
+            assert isinstance(setting.fix(junk), str)
 
 
 # --- through the inventory: file, line, field, fix; exit 2 -----------------------------------
