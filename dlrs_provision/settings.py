@@ -41,6 +41,77 @@ _IMAGE_REPO = re.compile(
     r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?"
     r"(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 )
+_BUNDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# a no_proxy entry: a host, a .domain, an address, a CIDR, [IPv6], an optional :port, or *
+_NO_PROXY_ENTRY = re.compile(r"^[A-Za-z0-9.*:/\[\]_-]+$")
+
+# Every string setting reaches a file on the nodes (a systemd drop-in, an apt or dnf source, a
+# TOML or YAML configuration, a shell profile): one control character there (a newline above
+# all) starts a line of its own, so none is accepted anywhere. The kinds below are names,
+# addresses, URLs and paths: quotes, backslashes and white space end or split the field they are
+# written into, and no valid value of those kinds holds one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_QUOTE_OR_SPACE = re.compile(r"[\s\"'`\\]")
+_NO_QUOTES_KINDS = frozenset(
+    {
+        "url",
+        "fileurl",
+        "image",
+        "imagerepo",
+        "path",
+        "host",
+        "hostport",
+        "version",
+        "cidr",
+        "sha256",
+        "release",
+        "bundle",
+        "noproxy",
+    }
+)
+_CHAR_NAMES = {
+    "\n": "a newline (\\n)",
+    "\r": "a carriage return (\\r)",
+    "\t": "a tab (\\t)",
+    "\x00": "a NUL character (\\x00)",
+    " ": "a space",
+    '"': 'a double quote (")',
+    "'": "a single quote (')",
+    "`": "a backquote (`)",
+    "\\": "a backslash (\\)",
+}
+
+
+def _char_name(char: str) -> str:
+    return _CHAR_NAMES.get(
+        char, f"the character {char!r}" if char.isprintable() else f"the control character {char!r}"
+    )
+
+
+def _strings_in(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """(where, text) of every string in value: itself, list items, mapping keys and values."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _strings_in(v, f"{path}[{i}]")]
+    if isinstance(value, dict):
+        found = []
+        for k, v in value.items():
+            found += _strings_in(k, f"{path}{' ' if path else ''}the key")
+            found += _strings_in(v, f"{path}[{k!r}]")
+        return found
+    return []
+
+
+def bad_character(value: Any, *, quotes: bool = False) -> tuple[str, str, int] | None:
+    """(where, the character, its position) of the first control character in any string of
+    value (with quotes: also a quote, backslash or white space), or None."""
+    pattern = _QUOTE_OR_SPACE if quotes else _CONTROL
+    for where, text in _strings_in(value):
+        m = _CONTROL.search(text) or pattern.search(text)
+        if m:
+            return where, m.group(), m.start()
+    return None
 
 
 # The signing keys of the upstream repositories, by fingerprint: Docker's
@@ -66,6 +137,7 @@ class Setting:
     shown: str | None = None  # the default in words, for the README (else the default itself)
     doc: str | None = None  # the README's meaning column (else help)
     sample: str | None = None  # the value the sample inventory shows (YAML), else the default
+    item_kind: str | None = None  # a list's items: the string kind each one must be
 
     @property
     def nullable(self) -> bool:
@@ -93,6 +165,8 @@ class Setting:
             "str": "a non-empty string",
             "bool": "true or false (YAML booleans, unquoted)",
             "list": "a list of strings",
+            "bundle": "a swupd bundle name (letters, digits, '.', '_', '+', '-')",
+            "noproxy": "a host, .domain, address or CIDR",
             "url": "an http:// or https:// URL",
             "image": "an image reference such as registry:5000/org/name:tag",
             "version": "a Kubernetes version from "
@@ -111,6 +185,55 @@ class Setting:
             '"sha256:...", kubectl: "sha256:..."}',
         }[self.kind]
 
+    def expected_text(self) -> str:
+        """expected(), with what a list's items must be."""
+        if self.kind == "list" and self.item_kind:
+            item = Setting(self.name, self.item_kind, self.help)
+            return f"a list, each item {item.expected()}"
+        return self.expected()
+
+    def fix(self, value: Any) -> str:
+        """How to correct a value that check() refused."""
+        found = bad_character(value, quotes=self._strict())
+        if found is not None:
+            where, char, _ = found
+            item = f"item {where} of the list" if self.kind == "list" else (where or "the value")
+            return (
+                f"remove {_char_name(char)} from {item}: every value here is written into a "
+                f"file on the nodes, one value to a line (give {self.expected_text()})"
+            )
+        items = value if isinstance(value, list) else [value]
+        kind = self.item_kind if self.kind == "list" else self.kind
+        if kind == "hostport" and any(isinstance(v, str) and "://" in v for v in items):
+            return (
+                "drop the scheme (http:// or https://): give host[:port], such as "
+                "registry.example.com:5000"
+            )
+        if kind == "cidr" and isinstance(value, str) and "/" not in value:
+            return f"add the prefix length, such as {value}/16"
+        return f"give {self.expected_text()}"
+
+    def _strict(self) -> bool:
+        """Whether quotes, backslashes and white space are refused too (names, URLs, paths)."""
+        return self.kind in _NO_QUOTES_KINDS or (
+            self.kind == "list" and self.item_kind in _NO_QUOTES_KINDS
+        )
+
+    def _bad_character_problem(self, value: Any, *, quotes: bool) -> str | None:
+        found = bad_character(value, quotes=quotes)
+        if found is None:
+            return None
+        where, char, pos = found
+        inside = f"item {where}" if where.startswith("[") else where
+        if self.secret:  # never shown, nor where in it the character is
+            return f"contains {_char_name(char)} (the value is not shown: it is a secret)"
+        text = _strings_in(value)
+        shown = next((t for w, t in text if w == where), "")
+        return (
+            f"{inside + ' ' if inside else ''}is {shown!r}: it contains {_char_name(char)} at "
+            f"character {pos + 1}"
+        )
+
     def check(self, value: Any) -> str | None:
         """Return what is wrong with value, or None when it is acceptable."""
         if value is None:
@@ -118,7 +241,24 @@ class Setting:
         if self.secret:
             if not isinstance(value, str):
                 return "is not a string (the value is not shown: it is a secret)"
-            return "is an empty string" if not value.strip() else None
+            if not value.strip():
+                return "is an empty string"
+            return self._bad_character_problem(value, quotes=False)
+        # a control character first, whatever else is wrong: it is what makes a value dangerous
+        if self.kind in ("k8s_checksums", "list") or isinstance(value, str):
+            control = self._bad_character_problem(value, quotes=False)
+            if control:
+                return control
+        wrong = self._kind_problem(value)
+        found = bad_character(value, quotes=self._strict()) if isinstance(value, str) else None
+        if wrong and found:
+            return f"{wrong} (it contains {_char_name(found[1])} at character {found[2] + 1})"
+        if wrong or (self.kind != "list" and not isinstance(value, str)):
+            return wrong
+        return self._bad_character_problem(value, quotes=self._strict())
+
+    def _kind_problem(self, value: Any) -> str | None:
+        """What is wrong with a value that holds no control character, for its kind."""
         kind = self.kind
         if kind == "k8s_checksums":
             return clearlinux_kubernetes.checksums_problem(value)
@@ -144,6 +284,12 @@ class Setting:
         if kind == "list":
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                 return f"is {_describe(value)}, not a list of strings"
+            if self.item_kind:
+                item = Setting(self.name, self.item_kind, self.help)
+                for i, v in enumerate(value):
+                    wrong = item.check(v)
+                    if wrong:
+                        return f"item [{i}] {wrong}"
             return None
         if not isinstance(value, str):
             return f"is {_describe(value)}, not a string"
@@ -151,10 +297,16 @@ class Setting:
             return "is an empty string"
         if self.choices and value not in self.choices:
             return f"is {value!r}, not one of the accepted values"
+        if kind in ("url", "fileurl"):
+            try:
+                u = urlparse(value)
+            except ValueError as exc:  # an unbalanced [ of an IPv6 address
+                return f"is {value!r}, not a URL ({exc})"
         if kind == "url":
-            u = urlparse(value)
             if u.scheme not in ("http", "https") or not u.netloc:
                 return f"is {value!r}, not an http(s) URL"
+            if _url_authority_problem(u):
+                return f"is {value!r}: {_url_authority_problem(u)}"
         elif kind == "image" and not _IMAGE_REF.match(value):
             return f"is {value!r}, not a valid image reference"
         elif kind == "version" and not _K8S_VERSION.match(value):
@@ -162,19 +314,28 @@ class Setting:
         elif kind == "version" and kubeadm_api.unsupported(value):
             return f"is {value!r}: {kubeadm_api.unsupported(value)}"
         elif kind == "fileurl":
-            u = urlparse(value)
             if not (u.scheme in ("http", "https") and u.netloc) and not (
                 u.scheme == "file" and u.path.startswith("/") and not u.netloc
             ):
                 return f"is {value!r}, not an http(s) or file:// URL"
+            if u.scheme != "file" and _url_authority_problem(u):
+                return f"is {value!r}: {_url_authority_problem(u)}"
         elif kind == "sha256" and not _SHA256.match(value):
             return f"is {value!r}, not a sha256 digest"
         elif kind == "release" and not _RELEASE.match(value):
             return f"is {value!r}, not a release tag vMAJOR.MINOR.PATCH"
+        elif kind == "hostport" and "://" in value:
+            return f"is {value!r}, a URL: host[:port] has no scheme"
         elif kind == "hostport" and not _HOST_PORT.match(value):
             return f"is {value!r}, not host[:port]"
+        elif kind in ("hostport", "imagerepo") and _port_problem(value.split("/")[0]):
+            return f"is {value!r}: {_port_problem(value.split('/')[0])}"
         elif kind == "imagerepo" and not _IMAGE_REPO.match(value):
             return f"is {value!r}, not a registry[:port][/path] without a tag"
+        elif kind == "bundle" and not _BUNDLE.match(value):
+            return f"is {value!r}, not a swupd bundle name"
+        elif kind == "noproxy" and not _NO_PROXY_ENTRY.match(value):
+            return f"is {value!r}, not a host, .domain, address or CIDR"
         elif kind == "host" and not _HOST.match(value):
             return f"is {value!r}, not a host name or address"
         elif kind == "path" and not value.startswith("/"):
@@ -184,7 +345,30 @@ class Setting:
                 ipaddress.ip_network(value, strict=True)
             except ValueError:
                 return f"is {value!r}, not a network in CIDR form"
+            if "/" not in value:
+                return f"is {value!r}, an address without a prefix length (add /16, /12 ...)"
         return None
+
+
+def _port_problem(hostport: str) -> str | None:
+    """What is wrong with the :port of host[:port], or None (no port, or 1-65535)."""
+    _, sep, port = hostport.rpartition(":")
+    if sep and port.isdigit() and not 1 <= int(port) <= 65535:
+        return f"port {port} is not a TCP port (1 to 65535)"
+    return None
+
+
+def _url_authority_problem(u: Any) -> str | None:
+    """What is wrong with the host and port of a parsed http(s) URL, or None."""
+    try:
+        port = u.port
+    except ValueError:
+        return "its port is not a TCP port (a whole number from 1 to 65535)"
+    if port == 0:
+        return "its port is not a TCP port (a whole number from 1 to 65535)"
+    if not u.hostname:
+        return "it names no host"
+    return None
 
 
 def _yaml_flow(value: Any) -> str:
@@ -363,6 +547,7 @@ SETTINGS: dict[str, Setting] = {
             shown="`[]`",
             doc="extra swupd bundles",
             sample="[]",
+            item_kind="bundle",
         ),
         Setting(
             "dlrs_clearlinux_force_pin",
@@ -448,6 +633,7 @@ SETTINGS: dict[str, Setting] = {
             roles=("containerd", "docker", "node_prep"),
             shown="`[]`",
             sample='[".example.com"]',
+            item_kind="noproxy",
         ),
         Setting(
             "dlrs_upstream_registry",
@@ -577,6 +763,7 @@ SETTINGS: dict[str, Setting] = {
             shown="`[]`",
             doc="registry mirrors for Docker and containerd",
             sample='["https://registry-cache.example.com:5000"]',
+            item_kind="url",
         ),
         Setting(
             "dlrs_insecure_registries",
@@ -588,6 +775,7 @@ SETTINGS: dict[str, Setting] = {
             shown="`[]`",
             doc="registries reached over plain HTTP, only those listed",
             sample="[]",
+            item_kind="hostport",
         ),
         # --- the cluster's registry (role registry_cache) and the images phase
         Setting(

@@ -56,7 +56,7 @@ def _cell(text: str) -> str:
 def settings_table(settings: list[Setting]) -> str:
     rows = ["| setting | accepted | default | meaning |", "|---|---|---|---|"]
     for s in settings:
-        cells = [f"`{s.name}`", s.expected(), _shown(s), s.doc or s.help]
+        cells = [f"`{s.name}`", s.expected_text(), _shown(s), s.doc or s.help]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -109,7 +109,7 @@ def argument_specs_yaml() -> str:
         if s.choices and s.default is not None:
             # (without a default, null is "not set", which the spec's choices would refuse)
             lines.append("        choices: [" + ", ".join(s.choices) + "]")
-        description = f"{s.help}; accepted: {s.expected()}"
+        description = f"{s.help}; accepted: {s.expected_text()}"
         lines.append("        description: >-")
         lines.append(f"          {_yaml_folded(description)}")
     return "\n".join(lines) + "\n"

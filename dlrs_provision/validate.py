@@ -7,6 +7,7 @@ line, field, fix), all of them at once, before any host is touched.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import shlex
 from collections.abc import Iterator
@@ -171,6 +172,7 @@ def check(inv: Inventory) -> list[Problem]:
             )
         problems += _check_pod_network(inv, name)
         problems += _check_key_urls(inv, name)
+        problems += _check_networks(inv, name)
     return _dedupe(problems)
 
 
@@ -375,6 +377,63 @@ def _check_key_urls(inv: Inventory, name: str) -> list[Problem]:
         problem = openpgp.url_problem(url, allow_http, what)
         if problem:
             problems.append(_setting_problem(inv, name, given, problem, fix=openpgp.URL_FIX))
+    return problems
+
+
+_NETWORKS = ("dlrs_pod_network_cidr", "dlrs_service_cidr")
+
+
+def _check_networks(inv: Inventory, name: str) -> list[Problem]:
+    """The pod network, the service network and the node's own address must not overlap:
+    kubeadm accepts it, and the cluster then routes pods, services or nodes to the wrong place."""
+    hv = inv.host_vars(name)
+    nets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
+    for key in _NETWORKS:
+        value = inv.setting(name, key)
+        if not isinstance(value, str) or SETTINGS[key].check(value):
+            return []  # reported as a wrong value already (or templated)
+        nets[key] = ipaddress.ip_network(value)
+    given = [k for k in _NETWORKS if k in hv]
+    pod, service = nets["dlrs_pod_network_cidr"], nets["dlrs_service_cidr"]
+    problems: list[Problem] = []
+    if given and pod.version == service.version and pod.overlaps(service):
+        problems.append(
+            _setting_problem(
+                inv,
+                name,
+                given[0],
+                f"the pod network dlrs_pod_network_cidr {pod} overlaps the service network "
+                f"dlrs_service_cidr {service}",
+                fix="give the two networks ranges that share no address (the defaults are "
+                "10.244.0.0/16 and 10.96.0.0/12)",
+            )
+        )
+    if name not in inv.masters and name not in inv.workers:
+        return problems
+    addr_var = hv.get("ansible_host")
+    try:
+        addr = ipaddress.ip_address(str(addr_var.value if addr_var else name))
+    except ValueError:
+        return problems  # a name: its address is known only on the run
+    for key in _NETWORKS:
+        if addr not in nets[key]:
+            continue
+        if key in hv:
+            var = hv[key]
+            fix = f"choose a {key} apart from the nodes' own network"
+        else:  # the default network: say where the address is
+            var = addr_var or Var(addr, inv.hosts[name].origins[0], f"host {name}")
+            fix = f"set {key} to a network apart from the nodes' own (default {nets[key]})"
+        problems.append(
+            Problem(
+                var.origin.file,
+                f"{key} {nets[key]} holds the address {addr} of the node {name}",
+                fix=fix,
+                line=var.origin.line,
+                where=var.level,
+                field=key,
+            )
+        )
     return problems
 
 
@@ -611,7 +670,7 @@ def _check_setting(inv: Inventory, key: str, var: Var, where: str) -> list[Probl
     wrong = setting.check(var.value)
     if wrong is None:
         return []
-    fix = f"give {setting.expected()}"
+    fix = setting.fix(var.value)
     numeric = isinstance(var.value, (float, int)) and not isinstance(var.value, bool)
     if numeric and not setting.secret and setting.kind not in _NUMERIC_KINDS:
         written = _written(var, key) or str(var.value)

@@ -15,6 +15,15 @@
     {{ 'batch_size' | dlrs_benchmark_default }}  -> 64 (benchmark_defaults.py)
     {{ inventory_dir | dlrs_state_dir }}  -> the inventory's state folder (paths.py; it honours
                                              DLRS_PROVISION_STATE on the controller)
+    {{ proxy | dlrs_systemd_env('HTTP_PROXY') }}  -> "HTTP_PROXY=<proxy>" quoted for a systemd
+                                                    Environment= line (\\, \" and %% escaped)
+    {{ url | dlrs_config_word('dlrs_docker_repo_url') }}  -> the url, for a field that cannot be
+                                   quoted (deb822, dnf .repo, apt.conf); fails on a control
+                                   character, white space, a quote or a backslash
+
+The last two fail on a control character (a newline above all) whatever the value: a value
+written into a configuration file stays on its one line. Validation refuses the same earlier,
+with file and line; these are the roles' own guard for a value that did not pass it.
 
 ansible.cfg points filter_plugins here. When Ansible runs from a Python that lacks the
 dlrs_provision package, the repository root is put on sys.path (as the tuning filter does).
@@ -22,6 +31,7 @@ dlrs_provision package, the repository root is put on sys.path (as the tuning fi
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -95,6 +105,38 @@ def dlrs_state_dir(inventory_dir):
     return str(paths.state_dir(Path(str(inventory_dir))))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_A_WORD = re.compile(r"[\x00-\x1f\x7f\s\"'`\\]")
+
+
+def dlrs_systemd_env(value, name):
+    """The assignment NAME=value for systemd's Environment=, in double quotes: backslash and
+    double quote escaped inside them, % doubled (systemd expands % specifiers there); see
+    systemd.exec(5) and systemd.syntax(7)."""
+    text = "" if value is None else str(value)
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(name)):
+        raise AnsibleFilterError(f"dlrs_systemd_env: {name!r} is no environment variable name")
+    if _CONTROL.search(text):
+        raise AnsibleFilterError(
+            f"dlrs_systemd_env: the value of {name} holds a control character (a newline?): "
+            "it would start a line of its own in the unit's drop-in; fix the setting"
+        )
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{name}={quoted}"'
+
+
+def dlrs_config_word(value, what="a value"):
+    text = "" if value is None else str(value)
+    bad = _NOT_A_WORD.search(text)
+    if bad:
+        raise AnsibleFilterError(
+            f"dlrs_config_word: {what} holds {bad.group()!r} at character {bad.start() + 1}: it is "
+            "written into a file field that cannot be quoted, where a newline starts a field "
+            "of its own and white space starts another value; fix the setting"
+        )
+    return text
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -106,4 +148,6 @@ class FilterModule:
             "dlrs_key_url_problem": dlrs_key_url_problem,
             "dlrs_key_fingerprint_problem": dlrs_key_fingerprint_problem,
             "dlrs_state_dir": dlrs_state_dir,
+            "dlrs_systemd_env": dlrs_systemd_env,
+            "dlrs_config_word": dlrs_config_word,
         }
