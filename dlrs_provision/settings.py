@@ -122,6 +122,9 @@ DOCKER_KEY_FINGERPRINTS = ("9DC858229FC7DD38854AE2D88D81803C0EBFCD88",)
 KUBERNETES_KEY_FINGERPRINTS = ("DE15B14486CD377B9E876E1A234654DA9A296436",)
 
 
+# more threads than any machine has cores (the largest servers have a few hundred): a typo
+MAX_THREADS = 4096
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -245,7 +248,7 @@ class Setting:
                 return "is an empty string"
             return self._bad_character_problem(value, quotes=False)
         # a control character first, whatever else is wrong: it is what makes a value dangerous
-        if self.kind in ("k8s_checksums", "list") or isinstance(value, str):
+        if self.kind in ("k8s_checksums", "list", "fingerprints") or isinstance(value, str):
             control = self._bad_character_problem(value, quotes=False)
             if control:
                 return control
@@ -463,6 +466,7 @@ SETTINGS: dict[str, Setting] = {
             "int",
             "override num_inter_threads",
             minimum=1,
+            maximum=MAX_THREADS,
             group=_TUNING_OVERRIDES,
             roles=("benchmark", "preflight"),
             shown="computed",
@@ -474,6 +478,7 @@ SETTINGS: dict[str, Setting] = {
             "int",
             "override num_intra_threads",
             minimum=1,
+            maximum=MAX_THREADS,
             group=_TUNING_OVERRIDES,
             roles=("benchmark", "preflight"),
             shown="computed",

@@ -115,6 +115,11 @@ SHIPPED = {
     "dlrs_provision.__init__.py": (_PACKAGE / "__init__.py", "dlrs_provision/__init__.py"),
     "dlrs_provision.tuning.py": (_PACKAGE / "tuning.py", "dlrs_provision/tuning.py"),
     "dlrs_provision.catalog.py": (_PACKAGE / "catalog.py", "dlrs_provision/catalog.py"),
+    # catalog's variants name their benchmark commit from it
+    "dlrs_provision.benchmark_defaults.py": (
+        _PACKAGE / "benchmark_defaults.py",
+        "dlrs_provision/benchmark_defaults.py",
+    ),
 }
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

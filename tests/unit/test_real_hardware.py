@@ -38,7 +38,7 @@ def ansible_cpu_facts(monkeypatch, cpuinfo: str, *, xen: bool, nproc: int) -> di
 
     monkeypatch.setattr(linux.os.path, "exists", exists)
     monkeypatch.setattr(linux, "get_file_lines", lines)
-    monkeypatch.setattr(linux.os, "access", lambda path, mode: True)
+    monkeypatch.setattr(linux.os, "access", lambda path, mode, **kw: True)
     monkeypatch.setattr(linux.os, "sched_getaffinity", lambda pid: set(range(nproc)))
     got = linux.LinuxHardware(module=None).get_cpu_facts()
     return {f"ansible_{k}": v for k, v in got.items() if k.startswith("processor_")}

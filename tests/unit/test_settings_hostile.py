@@ -52,6 +52,7 @@ EXAMPLES = {
     "release": "v1.9.0",
     "bundle": "cloud-native-basic",
     "noproxy": ".example.com",
+    "fingerprints": ["9DC8 5822 9FC7 DD38 854A  E2D8 8D81 803C 0EBF CD88"],
     "k8s_checksums": {
         "1.32.99": {n: "sha256:" + "b" * 64 for n in ("kubeadm", "kubelet", "kubectl")}
     },
