@@ -125,6 +125,7 @@ KUBERNETES_KEY_FINGERPRINTS = ("DE15B14486CD377B9E876E1A234654DA9A296436",)
 # more threads than any machine has cores (the largest servers have a few hundred): a typo
 MAX_THREADS = 4096
 
+
 @dataclass(frozen=True)
 class Setting:
     name: str
