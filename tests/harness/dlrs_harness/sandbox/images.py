@@ -368,8 +368,13 @@ class ImageBuilder:
 
     def k8s_repo_key_fingerprints(self, name: str = "mirror") -> list[str]:
         """The fingerprints of the key that signs the Kubernetes stand-in repositories in image
-        `name` (dlrs_kubernetes_repo_key_fingerprints): as recorded when the image was built;
-        without that record, those of the cached signing key the image was built with."""
+        `name` (dlrs_kubernetes_repo_key_fingerprints), read from the image's own Release.key:
+        the signing key is made per checkout while an image is reused by its recipe hash, so
+        an image built by another checkout carries that checkout's key. Without the image,
+        those recorded at its build, else those of this checkout's cached key."""
+        served = self._served_key_fingerprints(self.tag(name))
+        if served:
+            return served
         path = self._fingerprints_path(name, self.tag(name))
         try:
             data = json.loads(path.read_text())
@@ -378,6 +383,25 @@ class ImageBuilder:
         except (OSError, ValueError):
             pass
         return k8s_repo.cached_key_fingerprints(self.root)
+
+    def _served_key_fingerprints(self, tag: str) -> list[str]:
+        script = (
+            f'key=$(find /srv/mirror/k8s -name {k8s_repo.PUBLIC_KEY_FILE} | head -n 1); cat "$key"'
+        )
+        try:
+            proc = subprocess.run(
+                [docker_cli(), "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh",
+                 tag, "-c", script],
+                capture_output=True, timeout=120, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        if proc.returncode != 0 or not proc.stdout.strip():
+            return []
+        with tempfile.TemporaryDirectory(prefix="dlrs-sandbox-key-") as tmp:
+            key = Path(tmp) / k8s_repo.PUBLIC_KEY_FILE
+            key.write_bytes(proc.stdout)
+            return k8s_repo.public_key_fingerprints(key)
 
     def release_checksums(self, name: str = "mirror") -> dict[str, dict[str, str]]:
         """version -> binary -> "sha256:<hex>" of the stand-in release binaries in image
