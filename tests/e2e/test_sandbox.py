@@ -241,6 +241,9 @@ def test_inventory_is_valid_and_private_key_is_private(sandbox):
         "dlrs_upstream_registry",
         "dlrs_insecure_registries",
         "dlrs_kubernetes_repo_url",
+        # the mirror's own signing key, pinned; it comes over the mirror's plain HTTP
+        "dlrs_kubernetes_repo_key_fingerprints",
+        "dlrs_repo_keys_allow_http",
         "dlrs_kubernetes_version",
         # the stand-ins' release binaries, which a Clear Linux node installs by sha256
         "dlrs_kubernetes_binary_url",
