@@ -665,7 +665,9 @@ def test_no_login_without_the_registry_its_password_or_the_switch(outcome, host)
     # check mode); registry_off: dlrs_registry_cache false; auth_off: the role's switch
     containerd = _ok(outcome, host)["containerd"]
     assert containerd["registry_auth"] == {}
-    registry = tomllib.loads(containerd["config"])["plugins"]["io.containerd.grpc.v1.cri"]["registry"]
+    registry = tomllib.loads(containerd["config"])["plugins"]["io.containerd.grpc.v1.cri"][
+        "registry"
+    ]
     assert "configs" not in registry
     assert REGISTRY_PASSWORD not in containerd["config"]
 
@@ -685,7 +687,9 @@ def test_crio_logs_in_through_its_global_auth_file(outcome):
 
 
 def test_config_toml_is_private_and_its_task_says_nothing():
-    tasks = yaml.safe_load((ROLES / "containerd" / "tasks" / "configure-containerd.yml").read_text())
+    tasks = yaml.safe_load(
+        (ROLES / "containerd" / "tasks" / "configure-containerd.yml").read_text()
+    )
     (task,) = [t for t in tasks if "ansible.builtin.template" in t and "config-v" in str(t)]
     assert task["ansible.builtin.template"]["mode"] == "0600"
     assert task["no_log"] is True and task["diff"] is False
