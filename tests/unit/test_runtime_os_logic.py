@@ -11,6 +11,7 @@ run writes one JSON file into pytest's temporary folder; this machine is not cha
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -63,6 +64,10 @@ V2_DOCKER = "containerd containerd.io v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccab
 V17_CLEAR = "containerd github.com/containerd/containerd v1.7.27 05044ec0a9a7"
 
 SECRET_PROXY = "http://user:pa%40ss@proxy.example.com:3128"
+# The cluster registry's password as the controller keeps it (a quote and a backslash: the
+# templates must write it as a TOML/JSON string, not raw).
+REGISTRY_PASSWORD = 'Zq9"x\\y0123456789abcdefghijklmn'
+CLUSTER_REGISTRY = {"dlrs_registry_cache_host": "registry.site.example"}
 
 HOSTS = {
     "debian12": {"facts": DEBIAN12, "version": V16_DEBIAN},
@@ -103,6 +108,35 @@ HOSTS = {
     "debian12_site_k8s_repo": {
         "facts": DEBIAN12,
         "vars": {"dlrs_kubernetes_image_repository": "harbor.example.com:8443/k8s"},
+    },
+    # the cluster registry on, its password on the controller: CRI logs in to it
+    "debian12_registry_auth": {
+        "facts": DEBIAN12,
+        "version": V16_DEBIAN,
+        "password": REGISTRY_PASSWORD,
+        "vars": CLUSTER_REGISTRY,
+    },
+    "rocky9_registry_auth": {
+        "facts": ROCKY9,
+        "version": V2_DOCKER,
+        "password": REGISTRY_PASSWORD,
+        "vars": {**REGISTRY_SETTINGS, **CLUSTER_REGISTRY, "dlrs_registry_cache_port": 5000},
+    },
+    "clear_crio_registry_auth": {
+        "facts": CLEAR,
+        "password": REGISTRY_PASSWORD,
+        "vars": {"dlrs_container_runtime": "crio", **CLUSTER_REGISTRY},
+    },
+    # the password is there, but the registry is off (or CRI's login is switched off)
+    "debian12_registry_off": {
+        "facts": DEBIAN12,
+        "password": REGISTRY_PASSWORD,
+        "vars": {**CLUSTER_REGISTRY, "dlrs_registry_cache": False},
+    },
+    "debian12_registry_auth_off": {
+        "facts": DEBIAN12,
+        "password": REGISTRY_PASSWORD,
+        "vars": {**CLUSTER_REGISTRY, "containerd_cluster_registry_auth": False},
     },
     "debian12_secret_proxy": {
         "facts": DEBIAN12,
@@ -197,6 +231,8 @@ PLAYBOOK = r"""
                             _c ~ 'config-v' ~ _containerd_config_version ~ '.toml.j2') }}
                 hosts: "{{ hosts_rendered | default({}) }}"
                 crio: "{{ lookup('ansible.builtin.template', _c ~ 'crio.conf.j2') }}"
+                crio_auth: "{{ lookup('ansible.builtin.template', _c ~ 'crio-auth.json.j2') }}"
+                registry_auth: "{{ _containerd_registry_auth }}"
                 registries_conf: >-
                   {{ lookup('ansible.builtin.template', _c ~ 'registries.conf.j2') }}
       rescue:
@@ -236,6 +272,10 @@ def outcome(tmp_path_factory) -> dict[str, dict]:
         }
         if "version" in spec:
             host_vars["_containerd_version_cmd"] = {"rc": 0, "stdout": spec["version"]}
+        if "password" in spec:
+            password_file = work / f"{name}.registry.password"
+            password_file.write_text(spec["password"] + "\n")
+            host_vars["containerd_cluster_registry_password_file"] = str(password_file)
         hosts[name] = host_vars
     inventory = {"all": {"hosts": hosts, "vars": {"out_dir": str(out), "roles_dir": str(ROLES)}}}
     (work / "hosts.yml").write_text(yaml.safe_dump(inventory))
@@ -587,3 +627,73 @@ def test_a_mirror_that_is_no_url_is_refused():
     module = _registries_module()
     with pytest.raises(module.AnsibleFilterError, match="not an http:// or https:// URL"):
         module.containerd_registry_hosts(["mirror:5000"], [])
+
+
+# --- CRI's login to the cluster registry (registry_cache) --------------------------------------
+
+
+def test_config_version_2_logs_in_to_the_cluster_registry_beside_config_path(outcome):
+    config = tomllib.loads(_ok(outcome, "debian12_registry_auth")["containerd"]["config"])
+    registry = config["plugins"]["io.containerd.grpc.v1.cri"]["registry"]
+    assert registry["config_path"] == "/etc/containerd/certs.d"
+    # auth alone: containerd 1.x refuses configs.tls beside config_path
+    assert registry["configs"] == {
+        "registry.site.example:5443": {
+            "auth": {"username": "dlrs-cluster", "password": REGISTRY_PASSWORD}
+        }
+    }
+    assert "mirrors" not in registry
+
+
+def test_config_version_3_logs_in_to_the_cluster_registry(outcome):
+    config = tomllib.loads(_ok(outcome, "rocky9_registry_auth")["containerd"]["config"])
+    registry = config["plugins"]["io.containerd.cri.v1.images"]["registry"]
+    assert registry["config_path"] == "/etc/containerd/certs.d"
+    assert registry["configs"] == {
+        "registry.site.example:5000": {
+            "auth": {"username": "dlrs-cluster", "password": REGISTRY_PASSWORD}
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["debian12", "debian12_airgap", "debian12_registry_off", "debian12_registry_auth_off"],
+)
+def test_no_login_without_the_registry_its_password_or_the_switch(outcome, host):
+    # debian12: no registry name; airgap: the password not made yet (a fresh controller's
+    # check mode); registry_off: dlrs_registry_cache false; auth_off: the role's switch
+    containerd = _ok(outcome, host)["containerd"]
+    assert containerd["registry_auth"] == {}
+    registry = tomllib.loads(containerd["config"])["plugins"]["io.containerd.grpc.v1.cri"][
+        "registry"
+    ]
+    assert "configs" not in registry
+    assert REGISTRY_PASSWORD not in containerd["config"]
+
+
+def test_crio_logs_in_through_its_global_auth_file(outcome):
+    containerd = _ok(outcome, "clear_crio_registry_auth")["containerd"]
+    crio = tomllib.loads(containerd["crio"])
+    assert crio["crio"]["image"]["global_auth_file"] == "/etc/crio/dlrs-provision-auth.json"
+    assert REGISTRY_PASSWORD not in containerd["crio"]
+    auths = json.loads(containerd["crio_auth"])["auths"]
+    assert list(auths) == ["registry.site.example:5443"]
+    decoded = base64.b64decode(auths["registry.site.example:5443"]["auth"]).decode()
+    assert decoded == "dlrs-cluster:" + REGISTRY_PASSWORD
+    # without a login, no global_auth_file
+    plain = tomllib.loads(_ok(outcome, "clear_crio")["containerd"]["crio"])
+    assert "global_auth_file" not in plain["crio"]["image"]
+
+
+def test_config_toml_is_private_and_its_task_says_nothing():
+    tasks = yaml.safe_load(
+        (ROLES / "containerd" / "tasks" / "configure-containerd.yml").read_text()
+    )
+    (task,) = [t for t in tasks if "ansible.builtin.template" in t and "config-v" in str(t)]
+    assert task["ansible.builtin.template"]["mode"] == "0600"
+    assert task["no_log"] is True and task["diff"] is False
+    crio = yaml.safe_load((ROLES / "containerd" / "tasks" / "configure-crio.yml").read_text())
+    (auth,) = [t for t in crio if "crio-auth.json.j2" in str(t.get("ansible.builtin.template"))]
+    assert auth["ansible.builtin.template"]["mode"] == "0600"
+    assert auth["no_log"] is True and auth["diff"] is False
