@@ -175,6 +175,8 @@ def _state(tmp_path: Path, nodes: int = 3) -> cluster.SandboxState:
         known_hosts=str(tmp_path / "known_hosts"),
         private_key=str(tmp_path / "id_ed25519"),
         stack_images=[],
+        # what `up` reads from the mirror image's Release.key
+        k8s_repo_key_fingerprints=["0123456789ABCDEF0123456789ABCDEF01234567"],
     )
 
 
@@ -193,6 +195,9 @@ def test_hosts_yml_has_the_agreed_form(tmp_path):
         "dlrs_upstream_registry": "mirror:5000",
         "dlrs_insecure_registries": ["mirror:5000"],
         "dlrs_kubernetes_repo_url": "http://mirror:8080/k8s",
+        # the mirror's key, pinned by the fingerprint `up` read from it (over plain HTTP)
+        "dlrs_kubernetes_repo_key_fingerprints": ["0123456789ABCDEF0123456789ABCDEF01234567"],
+        "dlrs_repo_keys_allow_http": True,
         "dlrs_kubernetes_version": "1.32",
         "dlrs_kubernetes_image_repository": "mirror:5000/registry.k8s.io",
     }
