@@ -13,8 +13,11 @@ purpose:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import sys
 import threading
 import time
@@ -81,6 +84,7 @@ class RunResult:
     rc: int
     artifact_dir: Path
     hosts: dict[str, HostSummary] = field(default_factory=dict)
+    stopped_by: str = ""  # SIGINT or SIGTERM when the run was stopped by a signal
 
     def output_tail(self, n: int = 12) -> list[str]:
         """The last lines Ansible printed (for failures before any task ran)."""
@@ -107,11 +111,30 @@ class RunOptions:
     timeout: int | None = None
 
 
-def _message(res: dict[str, Any]) -> str:
+def _message(res: dict[str, Any], status: str = "", stdout: str = "") -> str:
     msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+    if not msg and res.get("censored"):
+        msg = _censored_message(status, stdout)
     if isinstance(msg, list):
         msg = "; ".join(str(m) for m in msg)
     return " ".join(str(msg).split())[:400]
+
+
+def _censored_message(status: str, stdout: str) -> str:
+    """What a `no_log: true` result may still say. Its `res` holds nothing but the notice; for a
+    host that could not be reached, Ansible prints the connection error itself (an `[ERROR]:`
+    line of the event's output, about SSH, never the task's data): that is the reason. A failed
+    task's output stays hidden: it may hold the secret no_log protects."""
+    if status == "unreachable":
+        # `fatal: [node3 -> node1]: UNREACHABLE!`: the task ran on another host (delegate_to)
+        delegate = re.search(r"^fatal: \[[^\]]*? -> ([^\]]+)\]: UNREACHABLE", stdout, re.M)
+        who = f"{delegate.group(1)} (delegated to)" if delegate else "the host"
+        for line in stdout.splitlines():
+            text = line.strip()
+            if text.startswith("[ERROR]:"):
+                return f"{who} could not be reached: {text.removeprefix('[ERROR]:').strip()}"
+        return f"{who} could not be reached (the task's output is hidden: no_log)"
+    return "the task failed; its output is hidden (no_log: it may hold a secret)"
 
 
 class _EventTranslator:
@@ -133,7 +156,7 @@ class _EventTranslator:
             elif kind == "playbook_on_task_start":
                 self.emit(Progress("task", phase=self.phase, task=data.get("task", "")))
             elif STATUS_OF_EVENT.get(kind):
-                self._result(kind, data)
+                self._result(kind, data, str(event.get("stdout", "")))
             elif kind == "warning":
                 self.emit(
                     Progress(
@@ -146,7 +169,7 @@ class _EventTranslator:
                 self._stats(data)
         return True  # keep the event in the artifacts
 
-    def _result(self, kind: str, data: dict[str, Any]) -> None:
+    def _result(self, kind: str, data: dict[str, Any], stdout: str = "") -> None:
         host = data.get("host", "")
         res = data.get("res", {}) or {}
         status = STATUS_OF_EVENT[kind]
@@ -162,7 +185,9 @@ class _EventTranslator:
             task=data.get("task", ""),
             host=host,
             status=status,
-            message=_message(res) if status in ("failed", "unreachable") or is_note else "",
+            message=_message(res, status, stdout)
+            if status in ("failed", "unreachable") or is_note
+            else "",
         )
         summary = self.hosts.setdefault(host, HostSummary())
         if status in ("failed", "unreachable"):
@@ -310,6 +335,67 @@ def write_unsafe_vars(path: Path, values: dict[str, Any]) -> Path:
     return path
 
 
+class _StopOnSignal:
+    """While a playbook runs, SIGINT (Ctrl-C) and SIGTERM stop it whole: ansible-runner's cancel
+    callback answers True, and it kills ansible-playbook's process group (the forks and their
+    SSH connections with it). Without this, the signal ends this process only and Ansible goes
+    on changing hosts with nobody watching, after the run lock was released. Handlers are only
+    installed in the main thread (signal's rule); elsewhere the callback never fires."""
+
+    def __init__(self) -> None:
+        self.signal_name = ""
+        self._killed = False
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._stop)
+        return self
+
+    def _stop(self, signum: int, _frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def requested(self) -> bool:
+        if self.signal_name and not self._killed:
+            # ansible-runner kills ansible-playbook's process group; its workers each run in a
+            # session of their own (ansible-core's WorkerProcess calls setsid), and would wait
+            # out their task: they go first, while ansible-playbook still holds them as children
+            self._killed = True
+            _kill_descendant_groups()
+        return bool(self.signal_name)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def _kill_descendant_groups() -> None:
+    """SIGKILL the process group of every descendant of this process that leads one of its own
+    (read from /proc: Linux, the controller's OS; elsewhere nothing is done)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            # the fields after the command name, which is in parentheses and may hold spaces
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    mine, found = os.getpgid(0), {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    for pid in found - {os.getpid()}:
+        with contextlib.suppress(OSError):
+            group = os.getpgid(pid)
+            if group == pid and group != mine:
+                os.killpg(group, signal.SIGKILL)
+
+
 def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResult:
     """Run one playbook; emit progress as it goes; return the per-host outcome."""
     try:
@@ -335,6 +421,7 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
     cmdline = []
     if opts.check:
         cmdline.append("--check")
+    stop = _StopOnSignal()
     runner = ansible_runner.interface.init_runner(
         private_data_dir=str(runs / ident),
         artifact_dir=str(runs),
@@ -348,6 +435,7 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
         timeout=opts.timeout,
         fact_cache_type="per-inventory",  # not "jsonfile": we set the cache's location ourselves
         event_handler=translator,
+        cancel_callback=stop.requested,
         quiet=True,
         rotate_artifacts=0,
     )
@@ -356,12 +444,14 @@ def run_playbook(opts: RunOptions, emit: Callable[[Progress], None]) -> RunResul
     ours = ansible_env(inventory, opts.trust_new_host_keys)
     set_for_run = {k for k, v in runner.config.env.items() if k in ours or os.environ.get(k) != v}
     runner.config.env = filter_env(runner.config.env, set_for_run)
-    runner.run()
+    with stop:
+        runner.run()
     return RunResult(
         status=runner.status,
         rc=runner.rc if runner.rc is not None else 1,
         artifact_dir=Path(runner.config.artifact_dir),
         hosts=translator.hosts,
+        stopped_by=stop.signal_name,
     )
 
 
@@ -415,8 +505,13 @@ def render_summary(result: RunResult, resume: str) -> str:
                 f"{host}: {h.failure.status} in phase '{h.failure.phase}', task "
                 f"'{h.failure.task}': {h.failure.message or 'no message'}"
             )
+    if result.stopped_by:
+        lines.append(
+            f"the run was stopped by {result.stopped_by}: Ansible was stopped with it, and a "
+            "host may be half way through a task of the phase it was in"
+        )
     if not result.ok:
-        if not result.hosts:
+        if not result.hosts and not result.stopped_by:
             lines.append(
                 f"the run ended with status {result.status} (rc {result.rc}) before "
                 "any host ran a task; Ansible said:"

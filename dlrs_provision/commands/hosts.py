@@ -161,6 +161,8 @@ def summary_json(result: runner.RunResult, resume: str) -> str:
                 for h, s in result.hosts.items()
             },
             "resume": None if result.ok else resume,
+            # SIGINT or SIGTERM when the run (Ansible with it) was stopped by a signal
+            "stopped_by": result.stopped_by or None,
         },
         sort_keys=True,
     )

@@ -4,8 +4,13 @@ closed 127.0.0.1 port for the unreachable case)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -141,6 +146,146 @@ all:
     result, events = run(tmp_path, playbook, inv)
     assert result.hosts["gone"].state == "unreachable"
     assert any(e.status == "unreachable" and "refused" in e.message.lower() for e in events)
+
+
+def test_unreachable_delegate_of_a_no_log_task_is_named_with_ansible_s_reason(tmp_path, state):
+    """A no_log task delegated to a host that is gone (the master lost while a worker asks it
+    for a join token): the result is censored, yet the summary names the connection error."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inv = f"""\
+all:
+  children:
+    masters:
+      hosts:
+        gone: {{ansible_host: 127.0.0.1, ansible_port: {port}, ansible_user: nobody}}
+    workers:
+      hosts:
+        localhost:
+          ansible_connection: local
+          ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+"""
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Join
+          hosts: workers
+          gather_facts: false
+          tasks:
+            - name: Make a token on the master
+              ansible.builtin.command: echo secret-token
+              delegate_to: gone
+              no_log: true
+              changed_when: false
+        """,
+    )
+    result, events = run(tmp_path, playbook, inv)
+    failure = result.hosts["localhost"].failure
+    assert failure is not None and failure.status == "unreachable", events
+    assert failure.message.startswith("gone (delegated to) could not be reached: "), failure
+    assert "ssh" in failure.message.lower(), failure
+    assert "secret-token" not in failure.message
+
+
+def test_failed_no_log_task_says_its_output_is_hidden(tmp_path, state):
+    playbook = book(
+        tmp_path,
+        """\
+        - name: Secret
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Fail with a secret
+              ansible.builtin.command: sh -c 'echo secret-token >&2; exit 3'
+              no_log: true
+              changed_when: false
+        """,
+    )
+    result, _ = run(tmp_path, playbook)
+    failure = result.hosts["localhost"].failure
+    assert failure is not None and failure.status == "failed"
+    assert "hidden" in failure.message and "secret-token" not in failure.message
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_toolkit_stops_ansible_too(tmp_path, state, signum):
+    """`kill` or Ctrl-C stops the whole run: no ansible-playbook (nor its task) goes on
+    changing hosts after the toolkit ended and released its lock."""
+    marker = f"dlrs-stop-test-{os.getpid()}-{signum}"
+    playbook = book(
+        tmp_path,
+        f"""\
+        - name: Long
+          hosts: all
+          gather_facts: false
+          tasks:
+            - name: Sleep long
+              ansible.builtin.command: sh -c "sleep 600; true" {marker}
+              changed_when: false
+        """,
+    )
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(LOCAL)
+    script = textwrap.dedent(
+        f"""\
+        import sys
+        from pathlib import Path
+        from dlrs_provision import runner
+        def emit(item):
+            print(item.to_json(), flush=True)
+        result = runner.run_playbook(
+            runner.RunOptions(inventory=Path({str(inv)!r}), playbook=Path({str(playbook)!r})),
+            emit,
+        )
+        print(runner.render_summary(result, "resume-command"), flush=True)
+        sys.exit(0 if result.ok else 1)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {paths.STATE_ENV: str(state)},
+    )
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if '"task": "Sleep long"' in line:
+                break
+        # the task's own process is running before the signal comes
+        for _ in range(600):
+            if _processes(marker):
+                break
+            time.sleep(0.1)
+        assert _processes(marker), "".join(seen)
+        proc.send_signal(signum)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        # the task's own process is the host's (on a remote host it runs on there, as with
+        # Ctrl-C in ansible-playbook): it ends by itself; here the test ends it
+        subprocess.run(["pkill", "-f", marker], check=False)
+    output = "".join(seen) + rest
+    assert proc.returncode == 1, output
+    assert f"stopped by {signal.Signals(signum).name}" in output, output
+    assert "resume-command" in output
+    # Ansible on the controller is gone: no ansible-playbook of this run, no fork of it
+    left = _processes(f"ansible-playbook.*{playbook}")
+    ps = subprocess.run(
+        ["ps", "-ww", "-o", "pid,ppid,pgid,stat,args", "-p", ",".join(left) or "1"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert left == [], output + ps
+
+
+def _processes(pattern: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return [p for p in found.stdout.split() if int(p) != os.getpid()]
 
 
 def test_host_key_checking_is_on_and_trust_is_explicit(tmp_path, state):
