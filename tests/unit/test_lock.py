@@ -53,13 +53,18 @@ RACER = """\
 import os, sys, time
 from pathlib import Path
 from dlrs_provision import lock
-go = Path(sys.argv[2])
+go, release = Path(sys.argv[2]), Path(sys.argv[3])
+Path(sys.argv[4]).touch()  # ready: imported, waiting for GO
 while not go.exists():
     time.sleep(0.01)
 try:
     with lock.held(Path(sys.argv[1]), "racer %d" % os.getpid()):
         print("RAN", flush=True)
-        time.sleep(3)
+        # held until the test has seen every other racer end (a loaded machine may start a
+        # late racer seconds after GO: it must still find the lock taken)
+        deadline = time.monotonic() + 120
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 except lock.RunInProgress as e:
     print("REFUSED", e.message, flush=True)
     sys.exit(e.exit_code)
@@ -164,20 +169,31 @@ def test_a_killed_run_leaves_no_lock_and_its_record_is_reported_stale(inv: Path)
     assert f"pid {first.pid} " in stderr and "ended without clearing its record" in stderr
 
 
+def _wait(check, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not after {seconds:.0f} s"
+        time.sleep(0.05)
+
+
 def test_eight_concurrent_starts_exactly_one_runs(inv: Path, tmp_path: Path):
-    go = tmp_path / "go"
+    go, release = tmp_path / "go", tmp_path / "release"
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(inv), str(go)],
+            [sys.executable, "-c", RACER, str(inv), str(go), str(release), str(tmp_path / f"r{n}")],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(8)
+        for n in range(8)
     ]
-    time.sleep(1.0)  # let every racer import and wait on GO
-    go.touch()
-    outcomes = [r.communicate(timeout=60) for r in racers]
+    try:
+        _wait(lambda: all((tmp_path / f"r{n}").exists() for n in range(8)), "every racer ready")
+        go.touch()
+        _wait(lambda: sum(r.poll() is not None for r in racers) >= 7, "seven racers ended")
+    finally:
+        release.touch()
+    outcomes = [r.communicate(timeout=120) for r in racers]
     ran = [r for r, (o, _) in zip(racers, outcomes, strict=True) if o.startswith("RAN")]
     refused = [r for r, (o, _) in zip(racers, outcomes, strict=True) if o.startswith("REFUSED")]
     assert len(ran) == 1, outcomes
