@@ -100,8 +100,10 @@ NODE_STATE = {
     "etc_modes": "find /etc -xdev -printf '%p %m %u %g %l\\n' | sort",
     "packages": "dpkg-query -W -f '${Package} ${Version} ${Status}\\n' | sort",
     "bundles": "ls /usr/share/clear/bundles 2>/dev/null | sort; true",
+    # the SSH user's systemd session (user@UID, user-runtime-dir@UID) comes and goes with the
+    # connections Ansible keeps open: not the toolkit's
     "services": "systemctl list-units --type=service --state=running --no-legend --plain "
-    "| awk '{print $1}' | sort",
+    "| awk '{print $1}' | grep -v -E '^user(-runtime-dir)?@' | sort",
     "unit_files": "find /etc/systemd /usr/local/lib/systemd /lib/systemd/system -xdev -type f "
     "-print0 2>/dev/null | sort -z | xargs -0 sha256sum",
     "docker_containers": "docker ps --no-trunc --format '{{.ID}} {{.Image}} {{.Names}}' | sort",
