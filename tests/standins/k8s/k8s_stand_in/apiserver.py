@@ -580,6 +580,15 @@ class Api:
             parsed = self._parse_body(body, headers.get("content-type", ""))
             if verb == "create" and isinstance(parsed, dict):
                 check_name = str((parsed.get("metadata") or {}).get("name", ""))
+        if sub == "eviction":
+            if method != "POST":
+                raise HttpError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
+            self.authorize(user, "create", r, ns, name, sub)
+            return self._evict(r, ns, name, parsed)
         self.authorize(user, verb, r, ns, check_name, sub)
         with self.store.lock:
             self._sweep_tokens()
@@ -670,7 +679,9 @@ class Api:
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if sub and (sub != "status" or not r.status):
+        if sub and not (
+            (sub == "status" and r.status) or (sub == "eviction" and r.kind == "Pod" and name)
+        ):
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
         if r.namespaced and ns is None and name:
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
@@ -1137,6 +1148,32 @@ class Api:
         new = self._validate(r, new, query, warnings)
         new = self._admit(r, new, old, user)
         return 200, self._view(r, self._store_update(r, old, new, query))
+
+    def _evict(
+        self, r: Resource, ns: str | None, name: str, body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """POST pods/NAME/eviction (policy/v1 Eviction, pkg/registry/core/pod/storage/
+        eviction.go): the body must name the pod; with no PodDisruptionBudget in the stand-in
+        every eviction is allowed, and the pod is deleted at once (no kubelet runs it, so
+        there is no graceful termination to wait for)."""
+        if not isinstance(body, dict) or body.get("kind") != "Eviction":
+            raise HttpError(400, "BadRequest", "the body of the request must be an Eviction")
+        if str((body.get("metadata") or {}).get("name", "")) != name:
+            raise HttpError(
+                400,
+                "BadRequest",
+                f"name in URL does not match name in Eviction object: {name}",
+            )
+        with self.store.lock:
+            self._delete(r, ns, name)
+            self.reconcile()
+        return 201, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
 
     def _delete(self, r: Resource, ns: str | None, name: str) -> tuple[int, Any]:
         if not name:
