@@ -1126,10 +1126,12 @@ def _finished(pod: dict[str, Any]) -> bool:
 
 def _filter_pod(ctx: Ctx, p: Parsed, pod: dict[str, Any]) -> tuple[bool, str, str]:
     """makeFilters in their order (skip deleted, DaemonSet, mirror, local storage,
-    unreplicated); the first that does not delete decides. (delete, kind, message) with kind
-    "" (okay), "skip", "warning" or "error"."""
+    unreplicated): each gives a status, the first that does not delete ends the run, and the
+    last one given counts (so a warning of an earlier filter is dropped when a later one says
+    okay, as in kubectl). (delete, kind, message) with kind "" (okay), "skip", "warning" or
+    "error"."""
     meta = pod.get("metadata") or {}
-    status: tuple[bool, str, str] = (True, "", "")
+    okay: tuple[bool, str, str] = (True, "", "")
     skip_after = int(p.get("skip-wait-for-delete-timeout") or 0)
     deleted_at = meta.get("deletionTimestamp")
     if skip_after > 0 and deleted_at and time.time() - parse_rfc3339(deleted_at) > skip_after:
@@ -1141,9 +1143,7 @@ def _filter_pod(ctx: Ctx, p: Parsed, pod: dict[str, Any]) -> tuple[bool, str, st
                 "GET", f"/apis/apps/v1/namespaces/{meta.get('namespace')}/daemonsets/{ref['name']}"
             )
         except ApiError as exc:
-            if exc.code == 404 and p.get("force"):
-                status = (True, "warning", exc.message)
-            else:
+            if not (exc.code == 404 and p.get("force")):
                 return False, "error", exc.message
         else:
             if not p.get("ignore-daemonsets"):
@@ -1152,17 +1152,17 @@ def _filter_pod(ctx: Ctx, p: Parsed, pod: dict[str, Any]) -> tuple[bool, str, st
     if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
         return False, "skip", ""
     empty_dir = any(
-        "emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or [] if isinstance(v, dict)
+        isinstance(v, dict) and "emptyDir" in v
+        for v in (pod.get("spec") or {}).get("volumes") or []
     )
-    if empty_dir and not _finished(pod):
-        if not (p.get("delete-emptydir-data") or p.get("delete-local-data")):
-            return False, "error", LOCAL_STORAGE_FATAL
-        status = (True, "warning", LOCAL_STORAGE_WARNING)
-    if not _finished(pod) and ref is None:
-        if not p.get("force"):
-            return False, "error", UNMANAGED_FATAL
-        status = (True, "warning", UNMANAGED_WARNING)
-    return status
+    allowed = p.get("delete-emptydir-data") or p.get("delete-local-data")
+    if empty_dir and not _finished(pod) and not allowed:
+        return False, "error", LOCAL_STORAGE_FATAL
+    if _finished(pod) or ref is not None:
+        return okay
+    if p.get("force"):
+        return True, "warning", UNMANAGED_WARNING
+    return False, "error", UNMANAGED_FATAL
 
 
 def _grouped(items: list[tuple[str, str]]) -> dict[str, list[str]]:
