@@ -209,6 +209,23 @@ def test_apply_asks_for_confirmation_and_stops_on_no(old: OldCluster) -> None:
     assert old.image_tag("kube-apiserver") == "v" + OLD
 
 
+def test_apply_refuses_kubelets_too_old_for_the_target_unless_forced(old: OldCluster) -> None:
+    kubelet_once(old.worker, "1.28.15")
+    try:
+        table = old.kubectl("get", "nodes").stdout
+        assert re.search(r"^worker\s+Ready\s+<none>\s+\S+\s+v1\.28\.15$", table, re.M), table
+        proc = old.kubeadm(NEW, "upgrade", "apply", "v1.32.3", "-y")
+        assert proc.returncode == 1
+        assert (
+            "\t- There are kubelets in this cluster that are too old that have these versions "
+            "[v1.28.15]\n" in proc.stderr
+        )
+        assert "Can be bypassed if you pass the --force flag" in proc.stderr
+        assert old.image_tag("kube-apiserver") == "v" + OLD
+    finally:
+        kubelet_once(old.worker, OLD)
+
+
 def test_upgrade_node_refuses_a_kubeadm_older_than_the_cluster_after_apply(
     old: OldCluster,
 ) -> None:
