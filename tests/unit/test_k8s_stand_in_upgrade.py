@@ -97,6 +97,8 @@ class OldCluster:
         printed = init.stdout.rsplit("kubeadm join ", 1)[1].replace("\\\n", " ")
         join = run(self.worker, OLD, "kubeadm", "join", *printed.split(), "--node-name", "worker")
         assert join.returncode == 0, join.stdout + join.stderr
+        # before any kubelet reported, the master's Ready condition is Unknown
+        self.plan_before_ready = run(self.master, NEW, "kubeadm", "upgrade", "plan")
         for host in (self.master, self.worker):
             kubelet_once(host, OLD)
 
@@ -131,6 +133,37 @@ def old() -> Iterator[OldCluster]:
 
 # --------------------------------------------------------------------------------------------
 # kubeadm upgrade: the refusals (nothing changes)
+
+
+def test_plan_refuses_a_cluster_whose_control_plane_is_not_ready(old: OldCluster) -> None:
+    proc = old.plan_before_ready
+    assert proc.returncode == 1
+    assert (
+        "error execution phase preflight: [preflight] Some fatal errors occurred:\n"
+        "\t[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: "
+        "[master]\n" in proc.stderr
+    )
+    assert "You can now apply the upgrade" not in proc.stdout
+
+
+def test_apply_with_force_lets_the_skippable_findings_through(old: OldCluster) -> None:
+    """A newer patch than kubeadm is --force-able; the refusal of a missing image still stops
+    the upgrade before anything changes (the registry has no v1.31.9 images)."""
+    proc = old.kubeadm(OLD, "upgrade", "apply", "v1.31.9", "--force")
+    assert proc.returncode == 1
+    assert (
+        "[upgrade/version] Found 1 potential version compatibility errors but skipping since the "
+        '--force flag is set: \n\n\t- Specified version to upgrade to "v1.31.9" is higher than '
+        'the kubeadm version "v1.31.7"' in proc.stdout
+    )
+    assert "Are you sure" not in proc.stdout
+    assert (
+        "[preflight] Some fatal errors occurred:\n\t[ERROR ImagePull]: failed to pull image "
+        in (proc.stderr)
+    )
+    assert "error execution phase" not in proc.stderr  # 1.31 has no phases in upgrade apply
+    assert "kube-apiserver:v1.31.9" in proc.stderr
+    assert old.image_tag("kube-apiserver") == "v" + OLD
 
 
 def test_plan_offers_the_next_minor_in_kubeadms_lines(old: OldCluster) -> None:
@@ -230,6 +263,7 @@ def test_upgrade_node_refuses_a_kubeadm_older_than_the_cluster_after_apply(
     old: OldCluster,
 ) -> None:
     """The good path, in order: apply on the master, the kubelets, `upgrade node` on the worker."""
+    kubelet_once(old.master, OLD)  # Ready within the API stand-in's grace period
     before = old.master.file("/var/lib/kubelet/config.yaml").read_text()
     proc = old.kubeadm(NEW, "upgrade", "apply", "v1.32.3", "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -174,6 +174,37 @@ def read_cluster(client: Client, need_nodes: bool = True) -> ClusterState:
     return ClusterState(client, cluster_doc, kubelet_doc, str(info.get("gitVersion")), nodes)
 
 
+def check_cluster_health(state: ClusterState, ignored: list[str], phase: bool) -> None:
+    """CheckClusterHealth (cmd/kubeadm/app/phases/upgrade/health.go) as RunChecks reports it:
+    ControlPlaneNodesReady (every control-plane Node whose Ready condition is there and not
+    True is named). CreateJob, which starts a Pod, is skipped: no Pod runs here (said so)."""
+    from k8s_stand_in.kubeadm import PhaseError, Preflight
+
+    out("[upgrade] Running cluster health checks")
+    err("[upgrade] stand-in: the CreateJob health check is skipped (no Pod runs here)")
+    not_ready = []
+    for node in state.nodes:
+        if "node-role.kubernetes.io/control-plane" not in (node["metadata"].get("labels") or {}):
+            continue
+        for c in (node.get("status") or {}).get("conditions") or []:
+            if c.get("type") == "Ready" and c.get("status") != "True":
+                not_ready.append(node["metadata"]["name"])
+    pf = Preflight(ignored)
+    pf.check(
+        "ControlPlaneNodesReady",
+        [],
+        [f"there are NotReady control-planes in the cluster: [{' '.join(not_ready)}]"]
+        if not_ready
+        else [],
+    )
+    try:
+        pf.finish()
+    except PhaseError as exc:
+        if phase:
+            raise
+        raise ConfigError(f"[upgrade/health] FATAL: {exc.message}") from None
+
+
 # --------------------------------------------------------------------------------------------
 # EnforceVersionPolicies
 
@@ -393,7 +424,7 @@ def cmd_plan(root: Root, argv: list[str]) -> int:
     client = _admin(root, p.get("kubeconfig"))
     try:
         state = read_cluster(client)
-        out("[upgrade] Running cluster health checks")
+        check_cluster_health(state, list(p.get("ignore-preflight-errors")), phased())
         out("[upgrade] Fetching available versions to upgrade to")
         cluster = Semver.parse(state.server_version)
         kubeadm_text, kubeadm = kubeadm_version()
@@ -658,7 +689,7 @@ def cmd_apply(root: Root, argv: list[str]) -> int:
     client = _admin(root, p.get("kubeconfig"))
     try:
         state = read_cluster(client)
-        out("[upgrade] Running cluster health checks")
+        check_cluster_health(state, list(p.get("ignore-preflight-errors")), phased())
         if phased():
             out(
                 "[upgrade/preflight] You have chosen to upgrade the cluster version to "
@@ -769,12 +800,17 @@ def _image_check(root: Root, cluster_doc: dict[str, Any], target: str, ignored: 
     """The prepull of `upgrade apply`: the images of the target version must be in their
     registry (asked as `kubeadm init` asks, imagepull.py); ImagePull errors are fatal unless
     ignored."""
-    from k8s_stand_in.kubeadm import Preflight
+    from k8s_stand_in.kubeadm import PhaseError, Preflight
 
     pf = Preflight(ignored)
     cfg = SimpleNamespace(cluster_doc=cluster_doc, kubernetes_version=target, image_pull_policy="")
     imagepull.run_init_check(root, cfg, pf.check)
-    pf.finish()
+    try:
+        pf.finish()
+    except PhaseError as exc:
+        if phased():
+            raise
+        raise ConfigError(exc.message) from None  # 1.31 returns RunPullImagesCheck's error
 
 
 def _upgraded_cluster_doc(doc: dict[str, Any], target: str) -> dict[str, Any]:
