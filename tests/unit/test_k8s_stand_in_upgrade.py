@@ -490,3 +490,80 @@ def test_cordon_of_a_missing_node_is_not_found(cluster: Cluster) -> None:
     proc = cluster.kubectl("cordon", "nope")
     assert proc.returncode == 1
     assert 'Error from server (NotFound): nodes "nope" not found' in proc.stderr
+
+
+def test_drain_refuses_a_bad_timeout_and_a_missing_node_name(cluster: Cluster) -> None:
+    proc = cluster.kubectl("drain", "w2", "--timeout=soon")
+    assert proc.returncode == 1
+    assert 'invalid argument "soon" for "--timeout" flag' in proc.stderr
+    proc = cluster.kubectl("drain")
+    assert proc.returncode == 1
+    node = json.loads(cluster.kubectl("get", "node", "w2", "-o", "json").stdout)
+    assert "unschedulable" not in node["spec"]
+
+
+# --------------------------------------------------------------------------------------------
+# the policy and the stored configuration, in-process
+
+
+def _state(cluster_version: str, kubelets: dict[str, str]):
+    from k8s_stand_in import upgrade
+
+    nodes = [
+        {"metadata": {"name": n}, "status": {"nodeInfo": {"kubeletVersion": v}}}
+        for n, v in kubelets.items()
+    ]
+    return upgrade, upgrade.ClusterState(None, {}, None, cluster_version, nodes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("target", "experimental", "rc", "mandatory", "skippable"),
+    [
+        ("v1.32.0-rc.1", False, False, 0, 1),  # unstable, not allowed
+        ("v1.32.0-rc.1", False, True, 0, 0),  # an rc with --allow-release-candidate-upgrades
+        ("v1.32.0-alpha.2", False, True, 0, 1),  # not an rc: the rc flag does not cover it
+        ("v1.33.0-alpha.1", True, False, 0, 2),  # too high and newer than kubeadm: skippable
+        ("v1.33.0", True, False, 2, 0),  # released: the same two are fatal
+        ("v1.29.0", False, False, 2, 1),  # below the minimum and too low; older than kubeadm
+    ],
+)
+def test_version_policy_sorts_findings_as_kubeadm(
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    experimental: bool,
+    rc: bool,
+    mandatory: int,
+    skippable: int,
+) -> None:
+    monkeypatch.setenv("K8S_STAND_IN_VERSION", "1.32.3")
+    upgrade, state = _state("v1.31.7", {"w": "v1.31.7"})
+    found = upgrade.enforce_version_policies(
+        state, target, upgrade.Semver.parse(target), experimental, rc
+    )
+    assert (len(found.mandatory), len(found.skippable)) == (mandatory, skippable), found
+
+
+def test_upgrade_stores_a_v1beta3_configuration_of_1_30_as_v1beta4(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("K8S_STAND_IN_VERSION", "1.31.7")
+    from k8s_stand_in import upgrade
+
+    stored = upgrade._upgraded_cluster_doc(
+        {
+            "apiVersion": "kubeadm.k8s.io/v1beta3",
+            "kind": "ClusterConfiguration",
+            "kubernetesVersion": "v1.30.11",
+            "apiServer": {
+                "extraArgs": {"bind-address": "127.0.0.1"},
+                "timeoutForControlPlane": "4m",
+            },
+            "networking": {"serviceSubnet": "10.96.0.0/12", "podSubnet": "10.244.0.0/16"},
+        },
+        "v1.31.7",
+    )
+    assert stored["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert stored["kubernetesVersion"] == "v1.31.7"
+    assert stored["apiServer"]["extraArgs"] == [{"name": "bind-address", "value": "127.0.0.1"}]
+    assert "timeoutForControlPlane" not in stored["apiServer"]
+    assert stored["networking"]["podSubnet"] == "10.244.0.0/16"
