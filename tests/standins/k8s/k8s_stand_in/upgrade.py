@@ -445,7 +445,7 @@ def cmd_plan(root: Root, argv: list[str]) -> int:
         if skew.mandatory or skew.skippable:
             refuse_on_policy(skew, False, phased())
         out("")
-        if not cluster.less_than(target) and not target.less_than(cluster):
+        if not cluster.less_than(target):  # compute.go offers only newer versions
             out("Awesome, you're up-to-date! Enjoy!")
             return 0
         _print_plan(state, cluster, target_text, target, kubeadm, bool(p.get("etcd-upgrade")))
@@ -727,9 +727,7 @@ def cmd_apply(root: Root, argv: list[str]) -> int:
         _image_check(root, state.cluster_doc, target_text, list(p.get("ignore-preflight-errors")))
 
         api_changed = upgrade_static_pods(root, target_text, bool(p.get("etcd-upgrade")))
-        if not p.get("certificate-renewal"):
-            pass
-        else:
+        if p.get("certificate-renewal"):
             err(
                 "[upgrade/staticpods] stand-in: certificates are not renewed (the stand-in's "
                 "are valid for a year from init)"
