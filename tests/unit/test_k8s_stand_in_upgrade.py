@@ -498,6 +498,7 @@ def test_drain_refuses_a_bad_timeout_and_a_missing_node_name(cluster: Cluster) -
     assert 'invalid argument "soon" for "--timeout" flag' in proc.stderr
     proc = cluster.kubectl("drain")
     assert proc.returncode == 1
+    assert proc.stderr.startswith("error: USAGE: drain NODE [flags]\n"), proc.stderr
     node = json.loads(cluster.kubectl("get", "node", "w2", "-o", "json").stdout)
     assert "unschedulable" not in node["spec"]
 

@@ -1074,13 +1074,15 @@ def _nodes_named(ctx: Ctx, p: Parsed, verb: str) -> list[dict[str, Any]]:
     names = [a.removeprefix("nodes/").removeprefix("node/") for a in p.args]
     if p.get("selector"):
         if names:
-            raise KubectlError("error: cannot specify both a node name and a --selector option")
+            raise KubectlError("cannot specify both a node name and a --selector option")
         listed = ctx.request(
             "GET", "/api/v1/nodes?labelSelector=" + urllib.parse.quote(p.get("selector"))
         )
         return list(listed.get("items") or [])
     if not names:
-        raise KubectlError("USAGE: " + verb + " NODE [flags]\nSee '-h' for help and examples")
+        raise KubectlError(
+            f"USAGE: {verb} NODE [flags]\nSee 'kubectl {verb} -h' for help and examples"
+        )
     return [ctx.request("GET", f"/api/v1/nodes/{name}") for name in names]
 
 
