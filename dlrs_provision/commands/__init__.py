@@ -18,13 +18,14 @@ from dlrs_provision.commands import (
     plan,
     preflight,
     render,
+    reset,
     tune,
     validate,
 )
 from dlrs_provision.commands.console import err
 
 ENTRY_POINT_GROUP = "dlrs_provision.commands"
-BUILTIN = (validate, tune, plan, preflight, cluster, benchmark, render, images)
+BUILTIN = (validate, tune, plan, preflight, cluster, benchmark, render, images, reset)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> list[str]:
