@@ -388,3 +388,75 @@ def test_the_removed_paths_are_cluster_state_only():
     # the runtime, its registry trust and the cluster registry's images stay
     for kept in ("/etc/containerd", "/etc/docker", "/var/lib/docker-registry", "/etc/cni"):
         assert kept not in removed
+
+
+def _iptables_task() -> dict:
+    tasks = yaml.safe_load((ROOT / "roles/node_reset/tasks/main.yml").read_text())
+    return next(t for t in tasks if "iptables chains" in t["name"])
+
+
+def _fake_iptables(bin_dir: Path, tables: dict[str, Path]) -> None:
+    """iptables-save prints its table file; iptables-restore replaces it (as the real pair does
+    with every table it is given); ip6tables likewise, from its own file."""
+    bin_dir.mkdir()
+    for tool, table in tables.items():
+        save = bin_dir / f"{tool}-save"
+        save.write_text(f"#!/bin/sh\ncat {table}\n")
+        restore = bin_dir / f"{tool}-restore"
+        restore.write_text(f"#!/bin/sh\ncat > {table}.new && mv {table}.new {table}\n")
+        save.chmod(0o755)
+        restore.chmod(0o755)
+
+
+def _run_iptables_task(bin_dir: Path) -> subprocess.CompletedProcess:
+    task = _iptables_task()
+    shell = task["ansible.builtin.shell"]
+    return subprocess.run(
+        [shell["executable"], "-c", shell["cmd"]],
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "PATTERN": _role_vars()["_node_reset_chain_pattern"],
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_iptables_task_cleans_both_families_once_and_then_changes_nothing(tmp_path):
+    v4, v6 = tmp_path / "v4", tmp_path / "v6"
+    v4.write_text(IPTABLES_SAVE)
+    v6.write_text(
+        "*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n-A INPUT -j KUBE-FIREWALL\nCOMMIT\n"
+    )
+    _fake_iptables(tmp_path / "bin", {"iptables": v4, "ip6tables": v6})
+    first = _run_iptables_task(tmp_path / "bin")
+    assert first.returncode == 0, first.stderr
+    assert "cleaned iptables" in first.stdout and "cleaned ip6tables" in first.stdout
+    assert "changed=1" in first.stdout
+    assert "KUBE-" not in v4.read_text() and "KUBE-" not in v6.read_text()
+    assert ":DOCKER - [0:0]" in v4.read_text()
+    assert v6.read_text() == "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"
+    second = _run_iptables_task(tmp_path / "bin")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "changed=0"
+    assert _iptables_task()["changed_when"] == "'changed=1' in _node_reset_iptables.stdout"
+
+
+def test_the_iptables_task_without_iptables_changes_nothing(tmp_path):
+    (tmp_path / "bin").mkdir()
+    done = _run_iptables_task(tmp_path / "bin")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "changed=0"
+
+
+def test_a_failing_restore_fails_the_task(tmp_path):
+    v4 = tmp_path / "v4"
+    v4.write_text(IPTABLES_SAVE)
+    _fake_iptables(tmp_path / "bin", {"iptables": v4})
+    (tmp_path / "bin" / "iptables-restore").write_text(
+        "#!/bin/sh\necho 'line 3 failed' >&2\nexit 1\n"
+    )
+    done = _run_iptables_task(tmp_path / "bin")
+    assert done.returncode != 0
+    assert "KUBE-SERVICES" in v4.read_text()  # left as it was
