@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -460,3 +461,106 @@ def test_a_failing_restore_fails_the_task(tmp_path):
     done = _run_iptables_task(tmp_path / "bin")
     assert done.returncode != 0
     assert "KUBE-SERVICES" in v4.read_text()  # left as it was
+
+
+# --------------------------------------------------------------------------- the playbook, run
+# playbooks/reset.yml through the toolkit's runner on this machine (connection local), with the
+# role's system paths pointed into tmp_path and iptables off: only tmp_path is changed.
+
+
+def _local_inventory(tmp_path: Path, master: str) -> Path:
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            all:
+              vars:
+                ansible_python_interpreter: {sys.executable}
+                ansible_become: false
+              children:
+                masters:
+                  hosts:
+                    m1: {master}
+                workers:
+                  hosts:
+                    w1: {{ansible_connection: local}}
+            """
+        )
+    )
+    return path
+
+
+def _reset_locally(tmp_path: Path, inventory: Path, limit: str) -> tuple[runner.RunResult, list]:
+    state = tmp_path / "node"
+    (state / "etc-kubernetes" / "kubeadm").mkdir(parents=True)
+    (state / "etc-kubernetes" / "kubeadm" / "join.yaml").write_text("kind: JoinConfiguration\n")
+    (state / "var-lib-cni" / "networks").mkdir(parents=True)
+    seen: list[runner.Progress] = []
+    result = runner.run_playbook(
+        runner.RunOptions(
+            inventory=inventory,
+            playbook=ROOT / "playbooks" / "reset.yml",
+            limit=limit,
+            extravars={
+                "_node_reset_paths": [str(state / "etc-kubernetes"), str(state / "var-lib-cni")],
+                "_node_reset_links": [],
+                "_node_reset_kubeadm_paths": [str(tmp_path / "no-kubeadm")],
+                "node_reset_iptables": False,
+            },
+        ),
+        seen.append,
+    )
+    return result, seen
+
+
+def test_a_worker_whose_master_does_not_answer_is_reset_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLRS_PROVISION_STATE", str(tmp_path / "state"))
+    inventory = _local_inventory(
+        tmp_path, "{ansible_host: 127.0.0.1, ansible_port: 1, ansible_connection: ssh}"
+    )
+    result, seen = _reset_locally(tmp_path, inventory, "w1")
+    assert result.rc == 0, result.output_tail(40)
+    assert set(result.hosts) == {"w1"}
+    assert result.hosts["w1"].state == "changed" and result.hosts["w1"].unreachable == 0
+    assert result.ok
+    assert not (tmp_path / "node" / "etc-kubernetes").exists()
+    assert not (tmp_path / "node" / "var-lib-cni").exists()
+    notes = [
+        p.message
+        for p in seen
+        if p.kind == "result" and p.task == "Say that the Node could not be deleted on the master"
+    ]
+    assert len(notes) == 1 and notes[0].startswith("w1 is reset, but its Node w1 is still on m1")
+    assert "kubectl delete node w1" in notes[0]
+
+
+def test_a_second_reset_changes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLRS_PROVISION_STATE", str(tmp_path / "state"))
+    inventory = _local_inventory(tmp_path, "{ansible_connection: local}")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "admin.conf").write_text("old cluster\n")
+    first, _ = _reset_locally(tmp_path, inventory, "m1")
+    assert first.rc == 0, first.output_tail(40)
+    assert first.hosts["m1"].changed > 0
+    assert not (tmp_path / "state" / "admin.conf").exists()  # the master was reset
+    assert (tmp_path / "state" / "facts").is_dir()  # the state folder itself stays
+    import shutil
+
+    shutil.rmtree(tmp_path / "node")
+    (tmp_path / "node").mkdir()
+    again = runner.run_playbook(
+        runner.RunOptions(
+            inventory=inventory,
+            playbook=ROOT / "playbooks" / "reset.yml",
+            limit="m1",
+            extravars={
+                "_node_reset_paths": [str(tmp_path / "node" / "etc-kubernetes")],
+                "_node_reset_links": [],
+                "_node_reset_kubeadm_paths": [str(tmp_path / "no-kubeadm")],
+                "node_reset_iptables": False,
+            },
+        ),
+        lambda _: None,
+    )
+    assert again.rc == 0, again.output_tail(40)
+    assert again.hosts["m1"].changed == 0 and again.hosts["m1"].state == "ok"
