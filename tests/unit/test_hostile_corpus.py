@@ -203,6 +203,8 @@ INV_COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "benchmark": lambda inv: ["benchmark", inv],
     "render": lambda inv: ["render", "tfjob", inv],
     "images-save": lambda inv: ["images", "save", "--inventory", inv, "-o", "{d}/out.tar"],
+    # --yes: without a terminal (as here) reset refuses to ask, before it reaches anything
+    "reset": lambda inv: ["reset", inv, "--yes"],
 }
 WRITERS = ("validate", "cluster", "images-save")  # the commands whose values reach hosts' files
 
@@ -1110,7 +1112,7 @@ case("unknown-command", "option-cli", ["frobnicate"], {}, 2, "frobnicate")
 case("no-inventory", "option-cli", ["validate"], {}, 2, "inventory")
 
 # --- --limit: the same meaning in every command
-for cmd in ("preflight", "cluster", "benchmark"):
+for cmd in ("preflight", "cluster", "benchmark", "reset"):
     argv = INV_COMMANDS[cmd]("{d}/hosts.yml")
     case(f"unknown-{cmd}", "limit", [*argv, "--limit", "nosuch"], GOOD_CACHED, 2, "nosuch")
     case(
@@ -1140,7 +1142,7 @@ for cmd in ("preflight", "cluster", "benchmark"):
         note="a group in --limit means its hosts, as in Ansible",
     )
     case(f"empty-{cmd}", "limit", [*argv, "--limit", ","], GOOD_CACHED, 2, "--limit")
-for cmd in ("preflight", "cluster"):
+for cmd in ("preflight", "cluster", "reset"):
     case(
         f"none-{cmd}",
         "limit",
