@@ -48,11 +48,11 @@ class ResetPlan:
                 lines.append(f"  {host}  worker")
             else:
                 lines.append(f"  {host}  worker: its Node is deleted on {self.master} too")
-        lines.append(
-            "  (kubeadm reset, CNI configuration, the KUBE-/FLANNEL-/CNI- iptables chains, "
-            "/var/lib/kubelet, /etc/kubernetes; packages, Docker, the cluster's registry and "
-            "its images stay)"
-        )
+        lines += [
+            "  (kubeadm reset, CNI configuration, the KUBE-/FLANNEL-/CNI- iptables chains,",
+            "   /var/lib/kubelet, /etc/kubernetes; packages, Docker, the cluster's registry and",
+            "   its images stay)",
+        ]
         if self.master_reset:
             lines.append("  and on this machine the state folder's admin.conf of that cluster")
         if self.left_behind:
