@@ -44,6 +44,10 @@ def run_workers(inv: inventory.Inventory, limit: str | None) -> list[str]:
 
 def _run(args: argparse.Namespace, inv: inventory.Inventory, workers: list[str]) -> int:
     master = inv.masters[0]
+    if not workers:
+        # no host is reached: there is nothing a run could add
+        err("nothing to add: no worker of the inventory is in this run; no host was reached")
+        return EXIT_OK
     reached = hosts.reach_some(
         args,
         inv,

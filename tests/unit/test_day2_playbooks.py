@@ -241,11 +241,15 @@ def test_scale_with_every_worker_a_node_has_nothing_to_add(tmp_path):
 
 def test_remove_node_of_a_dead_node_drains_by_force_and_deletes_the_node(tmp_path):
     env = _setup(tmp_path, [node("m1", "10.0.0.1"), node("w2", "10.0.0.3")], drain_rc=1)
+    # the variables as `dlrs-provision remove-node` hands them over: every string !unsafe
+    extravars = runner.write_unsafe_vars(
+        tmp_path / "extravars",
+        {"remove_node_host": "w2", "remove_node_timeout": "1m", "remove_node_reachable": False},
+    )
+    assert "!unsafe 'w2'" in extravars.read_text()
     run = _play(
-        tmp_path, env, PLAYBOOKS / "remove-node.yml", "--limit", "m1",
-        "-e", "remove_node_host=w2", "-e", "remove_node_timeout=1m",
-        "-e", '{"remove_node_reachable": false}',
-    )  # fmt: skip
+        tmp_path, env, PLAYBOOKS / "remove-node.yml", "--limit", "m1", "-e", f"@{extravars}"
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     calls = _calls(tmp_path)
     assert calls == [

@@ -171,6 +171,14 @@ def test_scale_limit_picks_the_workers_and_keeps_the_master(fakes, inv, capsys):
     assert fakes.runs[0].limit == "m1,w3"
 
 
+@pytest.mark.parametrize("limit", ["m1", "masters"])
+def test_scale_without_a_worker_in_the_run_reaches_no_host(fakes, inv, capsys, limit):
+    code, out, err = run_cli(capsys, "scale", inv, "--limit", limit)
+    assert code == 0, out + err
+    assert "nothing to add: no worker of the inventory is in this run" in err
+    assert fakes.reached == [] and fakes.runs == []
+
+
 def test_scale_unknown_limit_is_refused_before_any_host(fakes, inv, capsys):
     code, _out, err = run_cli(capsys, "scale", inv, "--limit", "w9")
     assert code == 2
