@@ -345,3 +345,22 @@ def test_cluster_skip_with_every_host_of_the_run_down_changes_nothing(fakes, inv
     assert code == 1
     assert fakes.runs == []
     assert "no host of this run can be reached" in err
+
+
+@pytest.mark.parametrize("value", ["5m", "90s", "1h30m", "1.5h", "24h", "1s"])
+def test_remove_node_timeout_takes_kubectl_durations_as_typed(fakes, inv, capsys, value):
+    code, out, err = run_cli(capsys, "remove-node", inv, "w1", "--timeout", value)
+    assert code == 0, out + err
+    assert fakes.runs[0].extravars["remove_node_timeout"] == value
+
+
+def test_cluster_skip_unreachable_workers_json_summary_names_them(fakes, inv, capsys):
+    fakes.down = {"w2"}
+    code, out, err = run_cli(capsys, "cluster", inv, "--skip-unreachable-workers", "--json")
+    assert code == 0, out + err
+    assert json_summary(out)["left_out"] == {"w2": "connection timed out after 8 s"}
+    # without the option the summary has no such key (cluster's JSON stays as it was)
+    fakes.down = set()
+    code, out, _ = run_cli(capsys, "cluster", inv, "--json")
+    assert code == 0
+    assert "left_out" not in json_summary(out)
