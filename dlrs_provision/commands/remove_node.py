@@ -113,9 +113,13 @@ def _run(args: argparse.Namespace, inv: inventory.Inventory, node: str) -> int:
             out(hosts.render_left_out(reached.left_out))
     if not result.ok:
         return EXIT_FAILED
-    if not args.json:
-        for line in after_removal(node, str(args.inventory), up):
-            out(line)
+    if args.json:
+        return EXIT_OK
+    if args.check:
+        out(f"check mode: {node} is not removed (kubectl and kubeadm do not run in check mode)")
+        return EXIT_OK
+    for line in after_removal(node, str(args.inventory), up):
+        out(line)
     return EXIT_OK
 
 

@@ -364,3 +364,11 @@ def test_cluster_skip_unreachable_workers_json_summary_names_them(fakes, inv, ca
     code, out, _ = run_cli(capsys, "cluster", inv, "--json")
     assert code == 0
     assert "left_out" not in json_summary(out)
+
+
+def test_remove_node_in_check_mode_does_not_claim_a_removal(fakes, inv, capsys):
+    code, out, err = run_cli(capsys, "remove-node", inv, "w1", "--check")
+    assert code == 0, out + err
+    assert fakes.runs[0].check is True
+    assert "check mode: w1 is not removed" in out
+    assert "is out of the cluster" not in out
