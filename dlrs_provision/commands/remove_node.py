@@ -116,7 +116,10 @@ def _run(args: argparse.Namespace, inv: inventory.Inventory, node: str) -> int:
     if args.json:
         return EXIT_OK
     if args.check:
-        out(f"check mode: {node} is not removed (kubectl and kubeadm do not run in check mode)")
+        out(
+            f"check mode: {node} is not removed (the commands that would change it do not "
+            "run in check mode)"
+        )
         return EXIT_OK
     for line in after_removal(node, str(args.inventory), up):
         out(line)
