@@ -75,7 +75,11 @@ def test_scale_runs_no_role_and_changes_nothing_on_existing_nodes():
         if play["hosts"] == "workers":
             # nothing here reaches a worker: in-memory grouping and a message
             assert play["gather_facts"] is False
-            assert set(modules(play)) == {"ansible.builtin.group_by", "ansible.builtin.debug"}
+            assert set(modules(play)) == {
+                "ansible.builtin.assert",
+                "ansible.builtin.group_by",
+                "ansible.builtin.debug",
+            }
         else:
             assert play["hosts"] == "masters", play["name"]
             assert set(modules(play)) <= {
@@ -305,4 +309,15 @@ def test_remove_node_playbook_refuses_the_master(tmp_path):
     assert "remove_node_host must name one worker of the inventory, never a master" in " ".join(
         run.stdout.split()
     )
+    assert _calls(tmp_path) == []
+
+
+def test_scale_without_the_master_in_the_run_stops_before_any_worker_is_grouped(tmp_path):
+    env = _setup(tmp_path, [node("m1", "10.0.0.1")])
+    run = _play(tmp_path, env, PLAYBOOKS / "scale.yml", "--limit", "w1,w2")
+    assert run.returncode != 0
+    assert "m1 did not list the cluster's Nodes: the master must be in the run" in " ".join(
+        run.stdout.split()
+    )
+    assert "TASK [preflight : " not in run.stdout  # no new-worker play ran
     assert _calls(tmp_path) == []
