@@ -321,3 +321,49 @@ def test_scale_without_the_master_in_the_run_stops_before_any_worker_is_grouped(
     )
     assert "TASK [preflight : " not in run.stdout  # no new-worker play ran
     assert _calls(tmp_path) == []
+
+
+# systemctl as the systemd_service module asks it, for a kubelet that runs and is enabled; the
+# calls go to the same log as kubectl's, so that their order shows
+FAKE_SYSTEMCTL = textwrap.dedent(
+    """\
+    #!{python}
+    import json, pathlib, sys
+    here = pathlib.Path(__file__).resolve().parent
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    with open(here / "kubectl.calls", "a") as out:
+        out.write(json.dumps(["systemctl", *args]) + "\\n")
+    state = here / "kubelet.state"
+    active, enabled = (state.read_text().split() if state.exists() else ["active", "enabled"])
+    if args[0] == "show":
+        print(f"Id=kubelet.service\\nLoadState=loaded\\nActiveState={{active}}\\n"
+              f"SubState=running\\nUnitFileState={{enabled}}")
+    elif args[0] == "is-enabled":
+        print(enabled)
+        sys.exit(0 if enabled == "enabled" else 1)
+    elif args[0] == "is-active":
+        print(active)
+        sys.exit(0 if active == "active" else 3)
+    elif args[0] == "stop":
+        state.write_text("inactive " + enabled)
+    elif args[0] == "disable":
+        state.write_text(active + " disabled")
+    """
+)
+
+
+def test_remove_node_of_a_live_node_stops_its_kubelet_before_the_node_is_deleted(tmp_path):
+    env = _setup(tmp_path, [node("m1", "10.0.0.1"), node("w2", "10.0.0.3")])
+    systemctl = tmp_path / "bin" / "systemctl"
+    systemctl.write_text(FAKE_SYSTEMCTL.format(python=sys.executable))
+    systemctl.chmod(0o755)
+    run = _play(
+        tmp_path, env, PLAYBOOKS / "remove-node.yml", "--limit", "m1,w2",
+        "-e", "remove_node_host=w2", "-e", '{"remove_node_reachable": true}',
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    calls = [c[:2] for c in _calls(tmp_path)]
+    stop, disable = calls.index(["systemctl", "stop"]), calls.index(["systemctl", "disable"])
+    delete = calls.index(["delete", "node"])
+    assert calls.index(["drain", "w2"]) < stop < delete and disable < delete, calls
+    assert (tmp_path / "bin" / "kubelet.state").read_text() == "inactive disabled"
