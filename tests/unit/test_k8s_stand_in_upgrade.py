@@ -360,6 +360,14 @@ def _pods(cluster: Cluster) -> dict[str, dict]:
     return {p["metadata"]["name"]: p for p in listed["items"]}
 
 
+def _report(cluster: Cluster, node: str) -> None:
+    """The node's kubelet posts its status once: Ready for the API stand-in's grace period
+    (40 s), so that its pods' evictions finish at once (on a Node that is not Ready they wait
+    for a kubelet, as in a real cluster)."""
+    host = next(h for h in cluster.hosts if h.name == node)
+    assert host.kubelet().returncode == 0
+
+
 def _pod(name: str, node: str = "", **spec: object) -> dict:
     pod: dict = {
         "apiVersion": "v1",
@@ -421,6 +429,7 @@ def test_drain_refuses_pods_kubectl_refuses_then_evicts_with_the_flags(cluster: 
         for n, p in _pods(cluster).items()
         if n.startswith("agent-") and p["spec"]["nodeName"] == "w1"
     )
+    _report(cluster, "w1")
 
     proc = cluster.kubectl("drain", "w1")
     assert proc.returncode == 1
@@ -568,3 +577,47 @@ def test_upgrade_stores_a_v1beta3_configuration_of_1_30_as_v1beta4(
     assert stored["apiServer"]["extraArgs"] == [{"name": "bind-address", "value": "127.0.0.1"}]
     assert "timeoutForControlPlane" not in stored["apiServer"]
     assert stored["networking"]["podSubnet"] == "10.244.0.0/16"
+
+
+def test_drain_of_a_node_that_is_not_ready_waits_for_a_graceful_delete_until_its_timeout(
+    cluster: Cluster,
+) -> None:
+    # a Node whose kubelet never reported (as one that is down): its Ready condition is
+    # Unknown, and a graceful eviction of its pod is only marked, as no kubelet confirms it
+    _apply(cluster, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "dead1"}})
+    try:
+        _apply(cluster, _pod("stuck", "dead1"))
+        proc = cluster.kubectl("drain", "dead1", "--force", "--timeout=2s")
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "evicting pod default/stuck" in proc.stdout
+        assert "drain did not complete within 2s" in proc.stderr
+        stuck = _pods(cluster)["stuck"]["metadata"]
+        assert stuck["deletionGracePeriodSeconds"] == 30
+        assert stuck["deletionTimestamp"]
+
+        # no grace period: the pod is deleted at once, whatever its node
+        proc = cluster.kubectl("drain", "dead1", "--force", "--grace-period=0", "--timeout=20s")
+        assert proc.returncode == 0, proc.stderr
+        assert "pod/stuck evicted" in proc.stdout and "node/dead1 drained" in proc.stdout
+        assert "stuck" not in _pods(cluster)
+
+        # a pod left on the Node goes with it (the pod GC's orphans)
+        _apply(cluster, _pod("left", "dead1"))
+        proc = cluster.kubectl("drain", "dead1", "--force", "--timeout=1s")
+        assert proc.returncode == 1
+        assert "left" in _pods(cluster)
+    finally:
+        cluster.kubectl("delete", "node", "dead1", "--ignore-not-found")
+    assert "left" not in _pods(cluster)
+
+
+def test_drain_of_a_ready_node_evicts_at_once(cluster: Cluster) -> None:
+    _apply(cluster, _pod("quick", "w2"))
+    _report(cluster, "w2")
+    proc = cluster.kubectl("drain", "w2", "--ignore-daemonsets", "--force", "--timeout=20s")
+    try:
+        assert proc.returncode == 0, proc.stderr
+        assert "pod/quick evicted" in proc.stdout
+        assert "quick" not in _pods(cluster)
+    finally:
+        cluster.kubectl("uncordon", "w2")

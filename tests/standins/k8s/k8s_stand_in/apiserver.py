@@ -1154,8 +1154,14 @@ class Api:
     ) -> tuple[int, dict[str, Any]]:
         """POST pods/NAME/eviction (policy/v1 Eviction, pkg/registry/core/pod/storage/
         eviction.go): the body must name the pod; with no PodDisruptionBudget in the stand-in
-        every eviction is allowed, and the pod is deleted at once (no kubelet runs it, so
-        there is no graceful termination to wait for)."""
+        every eviction is allowed. The pod is deleted at once (no kubelet runs it, so there is
+        no graceful termination to wait for), except where a real cluster keeps it: a graceful
+        delete (grace period not 0) of a running pod bound to a Node that is not Ready only
+        sets deletionTimestamp (now + the grace period) and deletionGracePeriodSeconds, and the
+        pod stays until a kubelet confirms (none will: kubectl drain waits for it until its
+        --timeout) or its Node is deleted (the pod GC) (pkg/registry/core/pod/strategy.go
+        CheckGracefulDelete, staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go
+        BeforeDelete)."""
         if not isinstance(body, dict) or body.get("kind") != "Eviction":
             raise HttpError(400, "BadRequest", "the body of the request must be an Eviction")
         if str((body.get("metadata") or {}).get("name", "")) != name:
@@ -1165,7 +1171,23 @@ class Api:
                 f"name in URL does not match name in Eviction object: {name}",
             )
         with self.store.lock:
-            self._delete(r, ns, name)
+            pod = self._must_get(r, ns, name)
+            grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
+            if self._termination_waits_for_a_kubelet(pod, grace):
+                meta = pod["metadata"]
+                if not meta.get("deletionTimestamp"):  # a second eviction changes nothing
+                    period = int(
+                        grace
+                        if grace is not None
+                        else (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                    )
+                    meta["deletionTimestamp"] = rfc3339(time.time() + period)
+                    meta["deletionGracePeriodSeconds"] = period
+                    meta["resourceVersion"] = self.store.next_rv()
+                    self.store.put(r, pod)
+                    self.store.save()
+            else:
+                self._delete(r, ns, name)
             self.reconcile()
         return 201, {
             "kind": "Status",
@@ -1174,6 +1196,24 @@ class Api:
             "status": "Success",
             "code": 201,
         }
+
+    def _termination_waits_for_a_kubelet(self, pod: dict[str, Any], grace: Any) -> bool:
+        """A graceful delete that only a kubelet can finish: grace period not 0, the pod
+        scheduled and not finished (else CheckGracefulDelete makes the period 0), and its Node
+        there but not Ready (a Ready node's kubelet would stop the pod; the stand-in's finishes
+        at once)."""
+        if grace is not None and int(grace) == 0:
+            return False
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return False
+        node = self.store.get(self._res("", "Node"), None, node_name)
+        if node is None:
+            return False
+        view = json.loads(json.dumps(node))
+        self._node_view(view)
+        conditions = (view.get("status") or {}).get("conditions") or []
+        return not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
     def _delete(self, r: Resource, ns: str | None, name: str) -> tuple[int, Any]:
         if not name:
