@@ -1026,11 +1026,13 @@ def _limit_match(inv: Inventory, item: str) -> list[str] | None:
     return [h for h in order if h in chosen] or None
 
 
-def select(inv: Inventory, limit: str | None, among: list[str] | None = None) -> list[str]:
+def select(
+    inv: Inventory, limit: str | None, among: list[str] | None = None, what: str = "--limit"
+) -> list[str]:
     """The hosts a --limit selects, the one rule of every command: Ansible's pattern (names,
     groups, wildcards, ~regex, !exclude, &intersect). A name that is neither a host nor a group
     of the inventory, or a limit that leaves no host of `among`, is a UsageError before any
-    host is touched."""
+    host is touched. `what` names the argument in the messages (--limit, NODE)."""
     from dlrs_provision.errors import UsageError
 
     pool = list(among) if among is not None else list(inv.hosts)
@@ -1054,7 +1056,7 @@ def select(inv: Inventory, limit: str | None, among: list[str] | None = None) ->
             union += [h for h in found if h not in union]
     if unknown:
         raise UsageError(
-            f"--limit {limit}: {', '.join(unknown)} is neither a host nor a group of {inv.path}",
+            f"{what} {limit}: {', '.join(unknown)} is neither a host nor a group of {inv.path}",
             f"name hosts or groups of the inventory: hosts {', '.join(inv.hosts)}; "
             f"groups {', '.join(g for g in inv.groups if g != 'ungrouped')}",
         )
@@ -1063,7 +1065,7 @@ def select(inv: Inventory, limit: str | None, among: list[str] | None = None) ->
     chosen = [h for h in pool if h in union and h not in drop and (keep is None or h in keep)]
     if not chosen:
         raise UsageError(
-            f"--limit {limit} leaves no host"
+            f"{what} {limit} leaves no host"
             + (" of the masters and workers groups" if among is not None else ""),
             f"choose among: {', '.join(pool)}",
         )

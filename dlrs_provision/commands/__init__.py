@@ -17,14 +17,29 @@ from dlrs_provision.commands import (
     images,
     plan,
     preflight,
+    remove_node,
     render,
+    reset,
+    scale,
     tune,
     validate,
 )
 from dlrs_provision.commands.console import err
 
 ENTRY_POINT_GROUP = "dlrs_provision.commands"
-BUILTIN = (validate, tune, plan, preflight, cluster, benchmark, render, images)
+BUILTIN = (
+    validate,
+    tune,
+    plan,
+    preflight,
+    cluster,
+    scale,
+    remove_node,
+    benchmark,
+    render,
+    images,
+    reset,
+)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> list[str]:

@@ -109,6 +109,28 @@ def int_list(low: int, high: int) -> Callable[[str], list[int]]:
     return parse
 
 
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|m|s)")
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+
+
+def duration(low: float = 1, high: float = 86400) -> Callable[[str], str]:
+    """A duration as kubectl reads one (Go's time.ParseDuration, in h, m and s: 5m, 90s,
+    1h30m), from `low` to `high` seconds; returned as typed, for the tool's own flag."""
+
+    def parse(text: str) -> str:
+        _plain_text(text, "the duration")
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise _bad(f"{text!r} is not a duration: give e.g. 5m, 90s or 1h30m")
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+        if not low <= seconds <= high:
+            raise _bad(f"{text} is out of range: give {low:g} s to {high / 3600:g} h")
+        return text
+
+    parse.__name__ = "duration"
+    return parse
+
+
 # --------------------------------------------------------------------------- files
 
 

@@ -203,6 +203,8 @@ INV_COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "benchmark": lambda inv: ["benchmark", inv],
     "render": lambda inv: ["render", "tfjob", inv],
     "images-save": lambda inv: ["images", "save", "--inventory", inv, "-o", "{d}/out.tar"],
+    # --yes: without a terminal (as here) reset refuses to ask, before it reaches anything
+    "reset": lambda inv: ["reset", inv, "--yes"],
 }
 WRITERS = ("validate", "cluster", "images-save")  # the commands whose values reach hosts' files
 
@@ -1110,7 +1112,7 @@ case("unknown-command", "option-cli", ["frobnicate"], {}, 2, "frobnicate")
 case("no-inventory", "option-cli", ["validate"], {}, 2, "inventory")
 
 # --- --limit: the same meaning in every command
-for cmd in ("preflight", "cluster", "benchmark"):
+for cmd in ("preflight", "cluster", "benchmark", "reset"):
     argv = INV_COMMANDS[cmd]("{d}/hosts.yml")
     case(f"unknown-{cmd}", "limit", [*argv, "--limit", "nosuch"], GOOD_CACHED, 2, "nosuch")
     case(
@@ -1140,7 +1142,28 @@ for cmd in ("preflight", "cluster", "benchmark"):
         note="a group in --limit means its hosts, as in Ansible",
     )
     case(f"empty-{cmd}", "limit", [*argv, "--limit", ","], GOOD_CACHED, 2, "--limit")
-for cmd in ("preflight", "cluster"):
+# scale: the same --limit; the master is reached in every run (it lists the Nodes)
+SCALE = ["scale", "{d}/hosts.yml"]
+case("unknown-scale", "limit", [*SCALE, "--limit", "nosuch"], GOOD_CACHED, 2, "nosuch")
+case("empty-scale", "limit", [*SCALE, "--limit", ","], GOOD_CACHED, 2, "--limit")
+case(
+    "one-host-scale",
+    "limit",
+    [*SCALE, "--limit", "w1"],
+    GOOD_CACHED,
+    None,
+    reach=frozenset({"m1", "w1"}),
+    note="the limited worker, and the master that lists the Nodes",
+)
+# remove-node: NODE is one worker of the inventory, never the master; only it and the master
+# are reached
+REMOVE = ["remove-node", "{d}/hosts.yml"]
+case("unknown-node", "node", [*REMOVE, "nosuch"], GOOD_CACHED, 2, "nosuch")
+case("master-node", "node", [*REMOVE, "m1"], GOOD_CACHED, 2, "m1 is the master")
+case("group-node", "node", [*REMOVE, "workers"], GOOD_CACHED, 2, "workers")
+case("bad-timeout-node", "node", [*REMOVE, "w1", "--timeout", "5"], GOOD_CACHED, 2, "--timeout")
+case("one-node", "node", [*REMOVE, "w1"], GOOD_CACHED, None, reach=frozenset({"m1", "w1"}))
+for cmd in ("preflight", "cluster", "reset"):
     case(
         f"none-{cmd}",
         "limit",
@@ -1370,7 +1393,8 @@ def test_corpus_covers_every_command_and_class() -> None:
     """The corpus stays a net over every command and every input class of issue #14."""
     from dlrs_provision.commands import BUILTIN
 
-    commands = {m.__name__.rsplit(".", 1)[1] for m in BUILTIN}
+    # a module per command, named as the command with '_' for '-' (remove_node: remove-node)
+    commands = {m.__name__.rsplit(".", 1)[1].replace("_", "-") for m in BUILTIN}
     used = {c.argv[0] for c in CASES}
     assert commands <= used, f"no case for {sorted(commands - used)}"
     classes = {c.cls for c in CASES}

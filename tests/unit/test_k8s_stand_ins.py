@@ -774,7 +774,8 @@ def test_versions_and_unimplemented_commands_say_stand_in(cluster: Cluster) -> N
     assert m.ok("kubelet", "--version").stdout == "Kubernetes v1.32.3\n"
     for tool, args in (
         ("kubectl", ["--kubeconfig", cluster.admin, "exec", "x"]),
-        ("kubeadm", ["upgrade", "apply"]),
+        ("kubeadm", ["certs", "renew", "all"]),
+        ("kubeadm", ["upgrade", "diff"]),
     ):
         proc = m.run(tool, *args)
         assert proc.returncode == 1

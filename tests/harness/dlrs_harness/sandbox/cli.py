@@ -24,32 +24,34 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="sandbox_command", metavar="COMMAND", required=True)
 
     up = commands.add_parser("up", help="build the images if needed and start the sandbox")
+    # what is not given is the running sandbox's (its shape, its Kubernetes version): a plain
+    # `up` refreshes the inventory of any running sandbox; the defaults apply to a new one
     up.add_argument(
-        "--nodes", type=int, default=3, help="number of test hosts (default 3; node1 is the master)"
+        "--nodes",
+        type=int,
+        help="number of test hosts (node1 is the master; default: the running sandbox's, else 3)",
     )
     up.add_argument(
         "--os",
         choices=cluster.OS_CHOICES,
-        default="debian",
         help="OS of the test hosts; mixed: odd nodes Debian, even nodes Clear Linux "
-        "(default debian)",
+        "(default: the running sandbox's, else debian)",
     )
     up.add_argument(
         "--clear-version",
         type=int,
-        default=cluster.DEFAULT_CLEAR_VERSION,
         metavar="N",
         help=f"Clear Linux version the Clear Linux hosts start at "
-        f"(default {cluster.DEFAULT_CLEAR_VERSION})",
+        f"(default: the running sandbox's, else {cluster.DEFAULT_CLEAR_VERSION})",
     )
     up.add_argument(
         "--kubernetes-version",
-        default=cluster.DEFAULT_KUBERNETES_VERSION,
         metavar="V",
         help="Kubernetes (stand-in) version the inventory asks for: a minor of the mirror's "
         "repositories (the newest patch of it) or an exact release such as 1.30.11, the "
-        f"kubeadm v1beta3 branch (default {cluster.DEFAULT_KUBERNETES_VERSION}, i.e. 1.32.3); "
-        "it applies to hosts not yet provisioned",
+        "kubeadm v1beta3 branch (default: the running sandbox's, else "
+        f"{cluster.DEFAULT_KUBERNETES_VERSION}, i.e. 1.32.3); it applies to hosts not yet "
+        "provisioned",
     )
     up.set_defaults(func=cmd_up)
 

@@ -213,27 +213,46 @@ def _validate_kubernetes_version(root: Path, wanted: str) -> None:
 
 
 def up(
-    nodes: int = 3,
-    os: str = "debian",  # the command-line option's name (shadows the module, unused here)
-    clear_version: int = DEFAULT_CLEAR_VERSION,
+    nodes: int | None = None,
+    os: str | None = None,  # the command-line option's name (shadows the module, unused here)
+    clear_version: int | None = None,
     *,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: str | None = None,
     echo: Echo | None = None,
     root: Path | None = None,
 ) -> SandboxState:
     """Start (or reuse) the sandbox and write its inventory; return its state.
 
-    Running containers are reused and stopped ones started; nothing else changes. A sandbox of
-    another shape (node count, OS mix, Clear Linux version) is refused, never destroyed."""
-    _validate(nodes, os, clear_version)
+    Running containers are reused and stopped ones started; nothing else changes, but the
+    inventory is written again (a container started again has another published SSH port). What
+    is not given (None) is the running sandbox's: its shape from the network's label, its
+    Kubernetes version from the state the last `up` wrote; with no sandbox, the defaults (3
+    Debian nodes, Clear Linux DEFAULT_CLEAR_VERSION, Kubernetes DEFAULT_KUBERNETES_VERSION). A
+    sandbox of another shape (node count, OS mix, Clear Linux version) is refused, never
+    destroyed."""
+    _validate(
+        DEFAULTS["nodes"] if nodes is None else nodes,
+        DEFAULTS["os"] if os is None else os,
+        DEFAULTS["clear_version"] if clear_version is None else clear_version,
+    )
     say = echo or log.info
     started = time.monotonic()
     root = root or repo_root()
-    _validate_kubernetes_version(root, kubernetes_version)
+    if kubernetes_version is not None:
+        _validate_kubernetes_version(root, kubernetes_version)
     ensure_docker(say)
+    existing = {c.name: c for c in _sandbox_containers()}
+    nodes, os, clear_version = _adopt_shape(nodes, os, clear_version, existing, say)
+    if kubernetes_version is None:
+        previous = read_state(root)
+        kubernetes_version = (
+            previous.kubernetes_version
+            if previous is not None and existing
+            else DEFAULT_KUBERNETES_VERSION
+        )
+        _validate_kubernetes_version(root, kubernetes_version)
     plan = plan_nodes(nodes, os)
     shape = _shape(nodes, os, clear_version)
-    existing = {c.name: c for c in _sandbox_containers()}
     _refuse_other_shape(shape, plan, existing)
 
     builder = ImageBuilder(root, say)
@@ -333,6 +352,71 @@ def up(
     state.elapsed_s = round(time.monotonic() - started, 1)
     files.write_state(sbx, state.to_json())
     return state
+
+
+DEFAULTS = {"nodes": 3, "os": "debian", "clear_version": DEFAULT_CLEAR_VERSION}
+
+
+def parse_shape(text: str) -> tuple[int, str, int] | None:
+    """The (nodes, os, clear_version) of a shape label as _shape writes it, or None for a label
+    that is not one (a label written by hand, or by another version of the harness). A shape
+    without Clear Linux hosts names no version: the default one, which _shape leaves out too."""
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or key in fields:
+            return None
+        fields[key] = value
+    if set(fields) - {"nodes", "os", "clear-version"} or not {"nodes", "os"} <= set(fields):
+        return None
+    try:
+        nodes = int(fields["nodes"])
+        clear_version = int(fields.get("clear-version", DEFAULT_CLEAR_VERSION))
+    except ValueError:
+        return None
+    if fields["os"] not in OS_CHOICES or not 1 <= nodes <= MAX_NODES or clear_version <= 0:
+        return None
+    if _shape(nodes, fields["os"], clear_version) != text:
+        return None
+    return nodes, fields["os"], clear_version
+
+
+def _running_shape(existing: dict[str, _Container]) -> str | None:
+    """The shape the running sandbox was made with: its network's label, else its containers'."""
+    labels = _network_labels()
+    if labels is not None and labels.get(LABEL_SHAPE):
+        return labels[LABEL_SHAPE]
+    shapes = {c.labels.get(LABEL_SHAPE) for c in existing.values()} - {None, ""}
+    return shapes.pop() if len(shapes) == 1 else None
+
+
+def _adopt_shape(
+    nodes: int | None,
+    os_name: str | None,
+    clear_version: int | None,
+    existing: dict[str, _Container],
+    say: Echo,
+) -> tuple[int, str, int]:
+    """What `up` builds: what was asked for, and for what was not, the running sandbox's shape
+    (so that a plain `up` refreshes a sandbox made with --os mixed instead of refusing it), or
+    the defaults when none runs. A given value that differs is kept, and then refused by
+    _refuse_other_shape as before."""
+    asked = {"nodes": nodes, "os": os_name, "clear_version": clear_version}
+    if all(v is not None for v in asked.values()):
+        return nodes, os_name, clear_version  # type: ignore[return-value]
+    running = _running_shape(existing) if existing or _network_labels() is not None else None
+    adopted = parse_shape(running) if running else None
+    base = (
+        dict(zip(("nodes", "os", "clear_version"), adopted, strict=True))
+        if adopted is not None
+        else DEFAULTS
+    )
+    chosen = {k: base[k] if v is None else v for k, v in asked.items()}
+    if adopted is not None:
+        say(f"the running sandbox was made as {running}: using that shape for what was not given")
+    elif running:
+        say(f"the running sandbox's shape label {running!r} cannot be read; the defaults apply")
+    return chosen["nodes"], chosen["os"], chosen["clear_version"]
 
 
 def _refuse_other_shape(shape: str, plan: list[NodePlan], existing: dict[str, _Container]) -> None:

@@ -580,6 +580,15 @@ class Api:
             parsed = self._parse_body(body, headers.get("content-type", ""))
             if verb == "create" and isinstance(parsed, dict):
                 check_name = str((parsed.get("metadata") or {}).get("name", ""))
+        if sub == "eviction":
+            if method != "POST":
+                raise HttpError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
+            self.authorize(user, "create", r, ns, name, sub)
+            return self._evict(r, ns, name, parsed)
         self.authorize(user, verb, r, ns, check_name, sub)
         with self.store.lock:
             self._sweep_tokens()
@@ -670,7 +679,9 @@ class Api:
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if sub and (sub != "status" or not r.status):
+        if sub and not (
+            (sub == "status" and r.status) or (sub == "eviction" and r.kind == "Pod" and name)
+        ):
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
         if r.namespaced and ns is None and name:
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
@@ -1137,6 +1148,72 @@ class Api:
         new = self._validate(r, new, query, warnings)
         new = self._admit(r, new, old, user)
         return 200, self._view(r, self._store_update(r, old, new, query))
+
+    def _evict(
+        self, r: Resource, ns: str | None, name: str, body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """POST pods/NAME/eviction (policy/v1 Eviction, pkg/registry/core/pod/storage/
+        eviction.go): the body must name the pod; with no PodDisruptionBudget in the stand-in
+        every eviction is allowed. The pod is deleted at once (no kubelet runs it, so there is
+        no graceful termination to wait for), except where a real cluster keeps it: a graceful
+        delete (grace period not 0) of a running pod bound to a Node that is not Ready only
+        sets deletionTimestamp (now + the grace period) and deletionGracePeriodSeconds, and the
+        pod stays until a kubelet confirms (none will: kubectl drain waits for it until its
+        --timeout) or its Node is deleted (the pod GC) (pkg/registry/core/pod/strategy.go
+        CheckGracefulDelete, staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go
+        BeforeDelete)."""
+        if not isinstance(body, dict) or body.get("kind") != "Eviction":
+            raise HttpError(400, "BadRequest", "the body of the request must be an Eviction")
+        if str((body.get("metadata") or {}).get("name", "")) != name:
+            raise HttpError(
+                400,
+                "BadRequest",
+                f"name in URL does not match name in Eviction object: {name}",
+            )
+        with self.store.lock:
+            pod = self._must_get(r, ns, name)
+            grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
+            if self._termination_waits_for_a_kubelet(pod, grace):
+                meta = pod["metadata"]
+                if not meta.get("deletionTimestamp"):  # a second eviction changes nothing
+                    period = int(
+                        grace
+                        if grace is not None
+                        else (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                    )
+                    meta["deletionTimestamp"] = rfc3339(time.time() + period)
+                    meta["deletionGracePeriodSeconds"] = period
+                    meta["resourceVersion"] = self.store.next_rv()
+                    self.store.put(r, pod)
+                    self.store.save()
+            else:
+                self._delete(r, ns, name)
+            self.reconcile()
+        return 201, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
+
+    def _termination_waits_for_a_kubelet(self, pod: dict[str, Any], grace: Any) -> bool:
+        """A graceful delete that only a kubelet can finish: grace period not 0, the pod
+        scheduled and not finished (else CheckGracefulDelete makes the period 0), and its Node
+        there but not Ready (a Ready node's kubelet would stop the pod; the stand-in's finishes
+        at once)."""
+        if grace is not None and int(grace) == 0:
+            return False
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return False
+        node = self.store.get(self._res("", "Node"), None, node_name)
+        if node is None:
+            return False
+        view = json.loads(json.dumps(node))
+        self._node_view(view)
+        conditions = (view.get("status") or {}).get("conditions") or []
+        return not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
     def _delete(self, r: Resource, ns: str | None, name: str) -> tuple[int, Any]:
         if not name:

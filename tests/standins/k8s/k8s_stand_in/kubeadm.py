@@ -1,4 +1,5 @@
-"""kubeadm-stand-in: kubeadm's command-line contract for init, join, reset, token and version.
+"""kubeadm-stand-in: kubeadm's command-line contract for init, join, reset, token, upgrade and
+version.
 
 Files land where kubeadm puts them (under $K8S_STAND_IN_ROOT), certificates and kubeconfigs are
 real, the join command and its discovery hash are real; the control plane is the API endpoint
@@ -2051,20 +2052,27 @@ def cmd_version(root: Root, argv: list[str]) -> int:
     return 0
 
 
+def cmd_upgrade(root: Root, argv: list[str]) -> int:
+    from k8s_stand_in import upgrade  # plan, apply, node (k8s_stand_in/upgrade.py)
+
+    return upgrade.cmd_upgrade(root, argv)
+
+
 COMMANDS = {
     "init": cmd_init,
     "join": cmd_join,
     "reset": cmd_reset,
     "token": cmd_token,
+    "upgrade": cmd_upgrade,
     "version": cmd_version,
 }
-REAL_COMMANDS = ("alpha", "certs", "completion", "config", "help", "kubeconfig", "upgrade")
+REAL_COMMANDS = ("alpha", "certs", "completion", "config", "help", "kubeconfig")
 
 
 def usage() -> str:
     return (
         "Usage:\n  kubeadm [command]\n\nAvailable Commands (stand-in):\n  init, join, reset, "
-        "token, version\n\n"
+        "token, upgrade, version\n\n"
         f"{NOTE}\n"
     )
 

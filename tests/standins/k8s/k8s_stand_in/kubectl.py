@@ -2,9 +2,10 @@
 stand-in (the kubeconfig's server, CA and client certificate or token).
 
 get, apply (client-side with last-applied-configuration, or --server-side), create, delete,
-label, wait, version. -o json / -o yaml print objects exactly as kubectl does (a single object,
-or a "List"); tables follow kubectl's columns for nodes, namespaces and CRDs and show NAME/AGE
-for the rest. Anything else ends with exit 1 and "stand-in does not implement ...".
+label, wait, version, cordon, uncordon, drain. -o json / -o yaml print objects exactly as
+kubectl does (a single object, or a "List"); tables follow kubectl's columns for nodes,
+namespaces and CRDs and show NAME/AGE for the rest. Anything else ends with exit 1 and
+"stand-in does not implement ...".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +24,7 @@ from k8s_stand_in.client import ApiError, Client, ConnectError
 from k8s_stand_in.registry import AGGREGATED_ACCEPT, Registry, Resource
 from k8s_stand_in.util import (
     Root,
+    format_duration,
     human_age,
     json_dump,
     label_key_errors,
@@ -1035,13 +1038,293 @@ def cmd_logs(ctx: Ctx, p: Parsed) -> int:
     return 1
 
 
+# --------------------------------------------------------------------------------------------
+# cordon, uncordon, drain (kubernetes/kubernetes staging/src/k8s.io/kubectl/pkg/cmd/drain/
+# drain.go, pkg/drain/cordon.go, pkg/drain/drain.go, pkg/drain/filters.go)
+
+CORDON_FLAGS = {"selector": FlagSpec("str", "l"), "dry-run": FlagSpec(default="none")}
+DRAIN_FLAGS = {
+    "ignore-daemonsets": FlagSpec("bool"),
+    "delete-emptydir-data": FlagSpec("bool"),
+    "delete-local-data": FlagSpec("bool"),
+    "force": FlagSpec("bool"),
+    "grace-period": FlagSpec("int", default=-1),
+    "timeout": FlagSpec(default="0s"),
+    "disable-eviction": FlagSpec("bool"),
+    "pod-selector": FlagSpec(),
+    "selector": FlagSpec("str", "l"),
+    "skip-wait-for-delete-timeout": FlagSpec("int", default=0),
+    "chunk-size": FlagSpec("int", default=500),
+    "dry-run": FlagSpec(default="none"),
+}
+# filters.go
+DAEMONSET_FATAL = "DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"
+DAEMONSET_WARNING = "ignoring DaemonSet-managed Pods"
+LOCAL_STORAGE_FATAL = "Pods with local storage (use --delete-emptydir-data to override)"
+LOCAL_STORAGE_WARNING = "deleting Pods with local storage"
+UNMANAGED_FATAL = "cannot delete Pods that declare no controller (use --force to override)"
+UNMANAGED_WARNING = "deleting Pods that declare no controller"
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def _nodes_named(ctx: Ctx, p: Parsed, verb: str) -> list[dict[str, Any]]:
+    """The nodes of NAME arguments (node/NAME too) or of -l; NotFound as kubectl prints it."""
+    if p.get("dry-run") not in (None, "none"):
+        raise KubectlError(f'stand-in does not implement "kubectl {verb} --dry-run"')
+    names = [a.removeprefix("nodes/").removeprefix("node/") for a in p.args]
+    if p.get("selector"):
+        if names:
+            raise KubectlError("cannot specify both a node name and a --selector option")
+        listed = ctx.request(
+            "GET", "/api/v1/nodes?labelSelector=" + urllib.parse.quote(p.get("selector"))
+        )
+        return list(listed.get("items") or [])
+    if not names:
+        raise KubectlError(
+            f"USAGE: {verb} NODE [flags]\nSee 'kubectl {verb} -h' for help and examples"
+        )
+    return [ctx.request("GET", f"/api/v1/nodes/{name}") for name in names]
+
+
+def _set_unschedulable(ctx: Ctx, node: dict[str, Any], desired: bool) -> None:
+    """CordonHelper: the node already as desired prints "already"; else a patch of
+    spec.unschedulable (false is left out of the object, as Go's omitempty does)."""
+    name = node["metadata"]["name"]
+    word = "cordoned" if desired else "uncordoned"
+    if bool((node.get("spec") or {}).get("unschedulable")) == desired:
+        say(f"node/{name} already {word}")
+        return
+    ctx.request(
+        "PATCH",
+        f"/api/v1/nodes/{name}",
+        {"spec": {"unschedulable": True if desired else None}},
+        content_type="application/merge-patch+json",
+    )
+    say(f"node/{name} {word}")
+
+
+def cmd_cordon(ctx: Ctx, p: Parsed) -> int:
+    for node in _nodes_named(ctx, p, "cordon"):
+        _set_unschedulable(ctx, node, True)
+    return 0
+
+
+def cmd_uncordon(ctx: Ctx, p: Parsed) -> int:
+    for node in _nodes_named(ctx, p, "uncordon"):
+        _set_unschedulable(ctx, node, False)
+    return 0
+
+
+def _controller_of(pod: dict[str, Any]) -> dict[str, Any] | None:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def _finished(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _filter_pod(ctx: Ctx, p: Parsed, pod: dict[str, Any]) -> tuple[bool, str, str]:
+    """makeFilters in their order (skip deleted, DaemonSet, mirror, local storage,
+    unreplicated): each gives a status, the first that does not delete ends the run, and the
+    last one given counts (so a warning of an earlier filter is dropped when a later one says
+    okay, as in kubectl). (delete, kind, message) with kind "" (okay), "skip", "warning" or
+    "error"."""
+    meta = pod.get("metadata") or {}
+    okay: tuple[bool, str, str] = (True, "", "")
+    skip_after = int(p.get("skip-wait-for-delete-timeout") or 0)
+    deleted_at = meta.get("deletionTimestamp")
+    if skip_after > 0 and deleted_at and time.time() - parse_rfc3339(deleted_at) > skip_after:
+        return False, "skip", ""
+    ref = _controller_of(pod)
+    if ref is not None and ref.get("kind") == "DaemonSet" and not _finished(pod):
+        try:
+            ctx.request(
+                "GET", f"/apis/apps/v1/namespaces/{meta.get('namespace')}/daemonsets/{ref['name']}"
+            )
+        except ApiError as exc:
+            if not (exc.code == 404 and p.get("force")):
+                return False, "error", exc.message
+        else:
+            if not p.get("ignore-daemonsets"):
+                return False, "error", DAEMONSET_FATAL
+            return False, "warning", DAEMONSET_WARNING
+    if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+        return False, "skip", ""
+    empty_dir = any(
+        isinstance(v, dict) and "emptyDir" in v
+        for v in (pod.get("spec") or {}).get("volumes") or []
+    )
+    allowed = p.get("delete-emptydir-data") or p.get("delete-local-data")
+    if empty_dir and not _finished(pod) and not allowed:
+        return False, "error", LOCAL_STORAGE_FATAL
+    if _finished(pod) or ref is not None:
+        return okay
+    if p.get("force"):
+        return True, "warning", UNMANAGED_WARNING
+    return False, "error", UNMANAGED_FATAL
+
+
+def _grouped(items: list[tuple[str, str]]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for message, pod in items:
+        groups.setdefault(message, []).append(pod)
+    return groups
+
+
+def _drain_node(ctx: Ctx, p: Parsed, name: str, timeout: float) -> list[str]:
+    """deleteOrEvictPodsSimple for one node: the filters' errors (nothing is evicted then),
+    else the warnings, the evictions and the wait for the pods to go. Returns the errors."""
+    listed = ctx.request("GET", "/api/v1/pods")
+    selector = parse_pod_selector(p.get("pod-selector") or "")
+    pods = [
+        pod
+        for pod in listed.get("items") or []
+        if (pod.get("spec") or {}).get("nodeName") == name
+        and selector_matches(selector, (pod.get("metadata") or {}).get("labels") or {})
+    ]
+    deletable: list[dict[str, Any]] = []
+    warnings: list[tuple[str, str]] = []
+    errors: list[tuple[str, str]] = []
+    for pod in pods:
+        meta = pod["metadata"]
+        full = f"{meta.get('namespace')}/{meta.get('name')}"
+        delete, kind, message = _filter_pod(ctx, p, pod)
+        if kind == "error":
+            errors.append((message or "unexpected error", full))
+        elif kind == "warning":
+            warnings.append((message, full))
+        if delete:
+            deletable.append(pod)
+    if errors:
+        return [
+            (
+                f"{msg}: {', '.join(names)}"
+                if msg.lower().startswith("cannot delete")
+                else f"cannot delete {msg}: {', '.join(names)}"
+            )
+            for msg, names in _grouped(errors).items()
+        ]
+    if warnings:
+        warn_line(
+            "Warning: "
+            + "; ".join(f"{msg}: {', '.join(names)}" for msg, names in _grouped(warnings).items())
+        )
+    deadline = time.time() + timeout if timeout > 0 else None
+    body_options: dict[str, Any] = {}
+    if int(p.get("grace-period")) >= 0:
+        body_options["gracePeriodSeconds"] = int(p.get("grace-period"))
+    for pod in deletable:
+        meta = pod["metadata"]
+        ns, pod_name = meta.get("namespace"), meta.get("name")
+        path = f"/api/v1/namespaces/{ns}/pods/{pod_name}"
+        try:
+            if p.get("disable-eviction"):
+                ctx.request("DELETE", path, body_options or None)
+            else:
+                say(f"evicting pod {ns}/{pod_name}")
+                eviction = {
+                    "apiVersion": "policy/v1",
+                    "kind": "Eviction",
+                    "metadata": {"name": pod_name, "namespace": ns},
+                }
+                if body_options:
+                    eviction["deleteOptions"] = body_options
+                ctx.request("POST", f"{path}/eviction", eviction)
+        except ApiError as exc:
+            if exc.code != 404:
+                return [f'error when evicting pods/"{pod_name}" -n "{ns}": {exc.message}']
+    for pod in deletable:
+        meta = pod["metadata"]
+        ns, pod_name = meta.get("namespace"), meta.get("name")
+        while True:
+            try:
+                now = ctx.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod_name}")
+                gone = (now.get("metadata") or {}).get("uid") != meta.get("uid")
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+                gone = True
+            if gone:
+                say(f"pod/{pod_name} {'deleted' if p.get('disable-eviction') else 'evicted'}")
+                break
+            if deadline is not None and time.time() >= deadline:
+                return [f"drain did not complete within {format_duration(timeout)}"]
+            time.sleep(0.5)
+    return []
+
+
+def parse_pod_selector(text: str) -> list[tuple[str, str]]:
+    """--pod-selector: equality terms (key=value, key==value, key!=value) only."""
+    terms = []
+    for part in filter(None, (t.strip() for t in text.split(","))):
+        if "!=" in part:
+            key, value = part.split("!=", 1)
+            terms.append((key.strip(), "!" + value.strip()))
+        else:
+            key, _, value = part.replace("==", "=").partition("=")
+            terms.append((key.strip(), value.strip()))
+    return terms
+
+
+def selector_matches(terms: list[tuple[str, str]], labels: dict[str, str]) -> bool:
+    for key, value in terms:
+        if value.startswith("!"):
+            if labels.get(key) == value[1:]:
+                return False
+        elif labels.get(key) != value:
+            return False
+    return True
+
+
+def cmd_drain(ctx: Ctx, p: Parsed) -> int:
+    """RunDrain: cordon every node first, then drain each; a node that fails is reported and
+    the others go on; the pending nodes and the errors end the command (exit 1)."""
+    try:
+        timeout = parse_duration(p.get("timeout"))
+    except ValueError as exc:
+        raise KubectlError(
+            f'invalid argument "{p.get("timeout")}" for "--timeout" flag: {exc}'
+        ) from None
+    nodes = _nodes_named(ctx, p, "drain")
+    for node in nodes:
+        _set_unschedulable(ctx, node, True)
+    pending: list[str] = []
+    last: list[str] = []
+    for node in nodes:
+        name = node["metadata"]["name"]
+        errors = _drain_node(ctx, p, name, timeout)
+        if not errors:
+            say(f"node/{name} drained")
+            continue
+        joined = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+        warn_line(
+            f'error: unable to drain node "{name}" due to error: {joined}, continuing command...'
+        )
+        pending.append(name)
+        last = errors
+    if pending:
+        warn_line("There are pending nodes to be drained:")
+        for name in pending:
+            warn_line(f" {name}")
+        for line in last:
+            warn_line(line)
+        return 1
+    return 0
+
+
 COMMANDS = {
     "apply": (cmd_apply, APPLY_FLAGS),
+    "cordon": (cmd_cordon, CORDON_FLAGS),
     "create": (cmd_create, CREATE_FLAGS),
+    "drain": (cmd_drain, DRAIN_FLAGS),
     "get": (cmd_get, GET_FLAGS),
     "delete": (cmd_delete, DELETE_FLAGS),
     "label": (cmd_label, LABEL_FLAGS),
     "logs": (cmd_logs, LOGS_FLAGS),
+    "uncordon": (cmd_uncordon, CORDON_FLAGS),
     "wait": (cmd_wait, WAIT_FLAGS),
     "version": (
         cmd_version,
@@ -1053,8 +1336,8 @@ COMMANDS = {
 def usage() -> str:
     return (
         "kubectl controls the Kubernetes cluster manager.\n\n"
-        "Commands implemented by the stand-in: apply, create, delete, get, label, logs, version,\n"
-        "wait\n\n"
+        "Commands implemented by the stand-in: apply, cordon, create, delete, drain, get, label,\n"
+        "logs, uncordon, version, wait\n\n"
         f"{NOTE}\n"
     )
 
