@@ -194,11 +194,17 @@ def test_modules_are_looked_for_where_the_kernel_shows_them(plan):
 
 def _modules(task_file: str) -> set[str]:
     """FQCNs of the modules a task file uses, following include_tasks one level down."""
-    tasks = yaml.safe_load((ROLE / "tasks" / task_file).read_text())
+    return _task_modules(yaml.safe_load((ROLE / "tasks" / task_file).read_text()))
+
+
+def _task_modules(tasks: list) -> set[str]:
+    """... of a task list, blocks (block, rescue, always) included."""
     found: set[str] = set()
     for task in tasks:
         for key, value in task.items():
-            if key.startswith("ansible.") or key.startswith("community."):
+            if key in ("block", "rescue", "always"):
+                found |= _task_modules(value)
+            elif key.startswith("ansible.") or key.startswith("community."):
                 found.add(key)
             if key == "ansible.builtin.include_tasks":
                 found |= _modules(value["file"])
