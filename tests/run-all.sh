@@ -56,7 +56,7 @@ stage lint make --no-print-directory lint
 # Docker Engine for the test hosts: installed and started here when no daemon answers.
 stage docker "${BIN}/dlrs-provision" sandbox docker
 # The test-host images both sessions start from (built when missing, by recipe hash).
-stage images "${BIN}/python" tests/molecule/run.py --env >/dev/null
+stage images bash -c "${BIN}/python tests/molecule/run.py --env >/dev/null"
 molecule_session &
 MOLECULE_PID=$!
 # TensorFlow for CPU in its own environment, for the real benchmark runs (tests/tf)
