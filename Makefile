@@ -7,6 +7,7 @@
 #   make e2e        the end-to-end tests alone (sandbox up, `cluster` on it, checks)
 #   make e2e-clearlinux  the end-to-end tests on an all-Clear-Linux sandbox (default settings)
 #   make collection the roles as the Ansible collection dlrs.provision: dist/dlrs-provision-*.tar.gz
+#   make bench-scale  adding one worker (scale) beside building a 1-node cluster, on a fresh sandbox (BENCH_ARGS="--os mixed")
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -16,7 +17,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/harness/pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv settings lint unit test-fast test e2e e2e-clearlinux molecule collection demo clean
+.PHONY: help venv settings lint unit test-fast test e2e e2e-clearlinux molecule collection demo bench-scale clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -68,6 +69,10 @@ collection: venv
 
 demo: venv
 	bash tests/demo.sh
+
+bench-scale: venv
+	$(BIN)/dlrs-provision sandbox docker
+	$(BIN)/python tests/bench/scale_vs_build.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
