@@ -6,6 +6,7 @@
 #   make molecule   every role scenario (ROLES="preflight" for one role's)
 #   make e2e        the end-to-end tests alone (sandbox up, `cluster` on it, checks)
 #   make e2e-clearlinux  the end-to-end tests on an all-Clear-Linux sandbox (default settings)
+#   make e2e-day2   the day-2 end-to-end tests (scale, remove-node, reset, upgrade); reset and upgrade are not in `make test`
 #   make collection the roles as the Ansible collection dlrs.provision: dist/dlrs-provision-*.tar.gz
 #   make bench-scale  adding one worker (scale) beside building a 1-node cluster, on a fresh sandbox (BENCH_ARGS="--os mixed")
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell (pyenv prefix 3.12.1 2>/dev/null | sed 's|$$|/bin/python3.12|') || command -v python3.12)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/harness/pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv settings lint unit test-fast test e2e e2e-clearlinux molecule collection demo bench-scale clean
+.PHONY: help venv settings lint unit test-fast test e2e e2e-clearlinux e2e-day2 molecule collection demo bench-scale clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -55,6 +56,10 @@ test: venv
 e2e: venv
 	$(BIN)/dlrs-provision sandbox docker
 	$(BIN)/pytest tests/e2e --durations=15
+
+e2e-day2: venv
+	$(BIN)/dlrs-provision sandbox docker
+	$(BIN)/pytest tests/e2e/test_day2_*.py --durations=10
 
 e2e-clearlinux: venv
 	$(BIN)/dlrs-provision sandbox docker
