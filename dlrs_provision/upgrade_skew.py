@@ -100,3 +100,29 @@ def at_target(target: str, version: str) -> bool:
         return reported(version) == exact(target)
     except ValueError:
         return False
+
+
+_PIN = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+
+
+def pin_problem(pin: str, cluster: str) -> str:
+    """Why `cluster` must not run with dlrs_kubernetes_version `pin`: the running cluster (its
+    API server at `cluster`) is newer than the pin (minor or patch; a pin of a minor alone,
+    1.32, covers every 1.32.x), so the packages would be moved back under it. '' when not."""
+    m = _PIN.match(str(pin).strip())
+    try:
+        have = reported(cluster)
+    except ValueError:
+        return ""  # nothing readable runs there: nothing to protect
+    if not m:
+        return ""  # inventory validation reports a pin that is no version
+    pinned = (int(m.group(1)), int(m.group(2)))
+    newer = have[:2] > pinned if m.group(3) is None else have > (*pinned, int(m.group(3)))
+    if not newer:
+        return ""
+    return (
+        f"the running cluster is at {_v(have)}, newer than dlrs_kubernetes_version {pin}: "
+        "`cluster` would install the older packages under it (a downgrade kubeadm does not "
+        f'support); set dlrs_kubernetes_version: "{have[0]}.{have[1]}.{have[2]}" in the '
+        "inventory, or move the cluster with `dlrs-provision upgrade`"
+    )

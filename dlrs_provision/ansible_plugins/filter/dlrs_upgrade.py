@@ -5,7 +5,8 @@ line use one rule for which upgrades are allowed:
 
 gives '' when the upgrade is allowed, else the reasons, one per line;
 `{{ version | dlrs_upgrade_at_target(dlrs_upgrade_to) }}` whether a reported version is the
-target. When Ansible runs from a Python that lacks the dlrs_provision package, the repository
+target; `{{ dlrs_kubernetes_version | dlrs_upgrade_pin_problem(cluster_git_version) }}` the
+refusal of the preflight role when the running cluster is newer than the pin. When Ansible runs from a Python that lacks the dlrs_provision package, the repository
 root is put on sys.path (as dlrs_kubeadm.py does).
 """
 
@@ -30,9 +31,15 @@ def dlrs_upgrade_at_target(version, target):
     return upgrade_skew.at_target(str(target), str(version))
 
 
+def dlrs_upgrade_pin_problem(pin, cluster):
+    """'' unless the running cluster (`cluster`, its gitVersion) is newer than the pin."""
+    return upgrade_skew.pin_problem(str(pin), str(cluster))
+
+
 class FilterModule:
     def filters(self):
         return {
             "dlrs_upgrade_skew_problem": dlrs_upgrade_skew_problem,
             "dlrs_upgrade_at_target": dlrs_upgrade_at_target,
+            "dlrs_upgrade_pin_problem": dlrs_upgrade_pin_problem,
         }
