@@ -6,8 +6,9 @@ line use one rule for which upgrades are allowed:
 gives '' when the upgrade is allowed, else the reasons, one per line;
 `{{ version | dlrs_upgrade_at_target(dlrs_upgrade_to) }}` whether a reported version is the
 target; `{{ dlrs_kubernetes_version | dlrs_upgrade_pin_problem(cluster_git_version) }}` the
-refusal of the preflight role when the running cluster is newer than the pin. When Ansible runs from a Python that lacks the dlrs_provision package, the repository
-root is put on sys.path (as dlrs_kubeadm.py does).
+refusal of the preflight role when the running cluster is newer than the pin. When Ansible
+runs from a Python that lacks the dlrs_provision package, the repository root is put on
+sys.path (as dlrs_kubeadm.py does).
 """
 
 from __future__ import annotations
