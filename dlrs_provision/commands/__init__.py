@@ -22,6 +22,7 @@ from dlrs_provision.commands import (
     reset,
     scale,
     tune,
+    upgrade,
     validate,
 )
 from dlrs_provision.commands.console import err
@@ -35,6 +36,7 @@ BUILTIN = (
     cluster,
     scale,
     remove_node,
+    upgrade,
     benchmark,
     render,
     images,

@@ -131,6 +131,26 @@ def duration(low: float = 1, high: float = 86400) -> Callable[[str], str]:
     return parse
 
 
+def kubernetes_release(text: str) -> str:
+    """An exact Kubernetes release X.Y.Z (a leading v is accepted), from the first minor the
+    roles can write a kubeadm configuration for; returned without the v ("1.32.3")."""
+    from dlrs_provision import kubeadm_api, upgrade_skew
+
+    _plain_text(text, "the version")
+    try:
+        major, minor, patch = upgrade_skew.exact(text)
+    except ValueError:
+        raise _bad(
+            f"{text!r} is not an exact Kubernetes release: give X.Y.Z, e.g. 1.32.3 (a minor "
+            "alone, 1.32, is whatever a repository holds that day)"
+        ) from None
+    value = f"{major}.{minor}.{patch}"
+    reason = kubeadm_api.unsupported(value)
+    if reason:
+        raise _bad(f"{value}: {reason}: give a newer release")
+    return value
+
+
 # --------------------------------------------------------------------------- files
 
 

@@ -55,5 +55,7 @@ def test_trust_new_host_keys_has_one_help_for_every_command():
         for name, p in sub.choices.items()
         if any(a.dest == "trust_new_host_keys" for a in p._actions)
     }
-    assert set(helps) == {"preflight", "cluster", "scale", "remove-node", "benchmark", "reset"}
+    assert set(helps) == {
+        "preflight", "cluster", "scale", "remove-node", "upgrade", "benchmark", "reset"
+    }  # fmt: skip
     assert len(set(helps.values())) == 1
