@@ -141,6 +141,15 @@ def _qualify_tree(tree: Path, names: list[str]) -> None:
                 path.write_text(qualified)
 
 
+def _name_playbooks_as_python(tree: Path) -> None:
+    """A collection's playbook is run by a name such as dlrs.provision.remove_node, and
+    ansible-core takes only word characters there (AnsibleCollectionRef.VALID_FQCR_RE,
+    ansible/utils/collection_loader/_collection_finder.py): remove-node.yml becomes
+    remove_node.yml (no playbook imports it by name)."""
+    for path in sorted(tree.glob("*-*.yml")):
+        path.rename(path.with_name(path.name.replace("-", "_")))
+
+
 def assemble(dest: Path) -> Path:
     """Write the collection's tree into dest (emptied first); returns dest."""
     root = paths.repo_root()
@@ -152,6 +161,7 @@ def assemble(dest: Path) -> Path:
     for name in ("roles", "playbooks"):
         shutil.copytree(root / name, dest / name, ignore=LEFT_BEHIND)
         _qualify_tree(dest / name, names)
+    _name_playbooks_as_python(dest / "playbooks")
     (dest / "plugins" / "filter").mkdir(parents=True)
     for plugin in plugins:
         (dest / "plugins" / "filter" / plugin.name).write_text(rewrite(plugin.read_text()))
@@ -170,7 +180,8 @@ def assemble(dest: Path) -> Path:
         "filter plugins and tuning code as the `dlrs-provision` package "
         "(dlrs_provision/collection.py). Use a role by its full name, for example "
         f"`{NAMESPACE}.{NAME}.preflight`; the phases are the playbooks "
-        f"`{NAMESPACE}.{NAME}.cluster` and the others under playbooks/.\n"
+        f"`{NAMESPACE}.{NAME}.cluster` and the others under playbooks/ (a hyphen in a "
+        f"playbook's name is an underscore here: `{NAMESPACE}.{NAME}.remove_node`).\n"
     )
     return dest
 

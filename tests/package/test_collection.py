@@ -131,3 +131,15 @@ def test_role_and_filter_run_from_the_installed_collection(installed_collection,
     recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+).*failed=(\d+)", proc.stdout)
     assert recap, proc.stdout[-3000:]
     assert recap.group(2) == "0" and recap.group(3) == "0", proc.stdout[-3000:]
+
+
+def test_every_playbook_runs_by_its_full_name(installed_collection, tmp_path):
+    """Each playbook of the checkout is one of the collection, by a name ansible-core accepts
+    (remove-node.yml as dlrs.provision.remove_node): --syntax-check loads them all by name."""
+    _, installed, env = installed_collection
+    names = sorted(p.stem.replace("-", "_") for p in (REPO / "playbooks").glob("*.yml"))
+    assert "remove_node" in names and "cluster" in names
+    assert sorted(p.stem for p in (installed / "playbooks").glob("*.yml")) == names
+    proc = _run(BIN / "ansible-playbook", "-i", "localhost,", "--syntax-check",
+                *[f"dlrs.provision.{n}" for n in names], cwd=tmp_path, env=env)  # fmt: skip
+    assert proc.returncode == 0
