@@ -24,15 +24,7 @@ from e2e_support import CLI, ClusterRun, on, run_cluster
 
 from dlrs_provision import paths
 
-pytestmark = [
-    pytest.mark.e2e,
-    # Written with the day-2 commands (issue #15) and not yet run on the sandbox: the session
-    # that wrote it had the sandbox busy. DLRS_E2E_DAY2=1 runs it.
-    pytest.mark.skipif(
-        os.environ.get("DLRS_E2E_DAY2") != "1",
-        reason="day-2 e2e tests not yet run on the sandbox: set DLRS_E2E_DAY2=1 to run them",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
 OLD, NEW = "1.31.7", "1.32.3"
