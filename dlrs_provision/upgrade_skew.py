@@ -23,9 +23,9 @@ from collections.abc import Mapping
 MAX_MINOR_SKEW = 1  # kubeadm: upgrade one minor at a time
 MAX_KUBELET_SKEW = 3  # kubelets may be this many minors older than the API server
 
-_EXACT = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_EXACT = re.compile(r"^v?([0-9]+)\.([0-9]+)\.([0-9]+)\Z")
 # what a Node or /version reports: v1.31.7, v1.31.7+k3s1, v1.31.7-rc.0
-_REPORTED = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
+_REPORTED = re.compile(r"^v?([0-9]+)\.([0-9]+)\.([0-9]+)(?:[-+][0-9A-Za-z.+-]*)?\Z")
 
 
 def exact(text: str) -> tuple[int, int, int]:
@@ -102,7 +102,7 @@ def at_target(target: str, version: str) -> bool:
         return False
 
 
-_PIN = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+_PIN = re.compile(r"^v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?\Z")
 
 
 def pin_problem(pin: str, cluster: str) -> str:

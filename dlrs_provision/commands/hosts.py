@@ -244,10 +244,13 @@ def reach_some(
     *,
     required: list[str],
     left_out_because: str,
+    resume: str | None = None,
 ) -> Reached | None:
     """Reach `hosts` over SSH before Ansible, like reach_all, but go on without the hosts that
     fail and are not `required`: each is named, with `left_out_because` (why the run does not
-    need it). None (after the table and the resume command) when a required host fails."""
+    need it). None (after the table and the resume command) when a required host fails.
+    `resume`: the command's own resume line, when it takes more than resume_command's
+    options (remove-node's NODE, upgrade's --to)."""
     paths.ensure_state(Path(args.inventory))
     check_limit_names(hosts)
     results, unchecked = preflight.check_reach(
@@ -276,7 +279,7 @@ def reach_some(
     if missing:
         err(
             f"{', '.join(missing)} cannot be reached and this run needs it; nothing was changed "
-            f"on any host.\nfix the cause above, then run: {resume_command(args)}"
+            f"on any host.\nfix the cause above, then run: {resume or resume_command(args)}"
         )
         return None
     left_out = {h: bad[h].reason or bad[h].kind for h in hosts if h in bad}

@@ -147,7 +147,8 @@ def kubernetes_release(text: str) -> str:
     value = f"{major}.{minor}.{patch}"
     reason = kubeadm_api.unsupported(value)
     if reason:
-        raise _bad(f"{value}: {reason}: give a newer release")
+        fix = "give a newer release" if major == 1 else "give a 1.x release, e.g. 1.32.3"
+        raise _bad(f"{value}: {reason}: {fix}")
     return value
 
 

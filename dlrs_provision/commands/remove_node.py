@@ -89,6 +89,7 @@ def _run(args: argparse.Namespace, inv: inventory.Inventory, node: str) -> int:
         required=[master],
         left_out_because="a node that is down is drained and deleted from the cluster "
         "without its reset",
+        resume=resume_command(args),
     )
     if reached is None:
         return EXIT_FAILED

@@ -182,6 +182,7 @@ def _run(args: argparse.Namespace, inv: inventory.Inventory, chosen: list[str]) 
         required=[master],
         left_out_because="it keeps its Kubernetes version, and is upgraded at the next "
         f"`dlrs-provision upgrade --to {args.to}`",
+        resume=resume_command(args),
     )
     if reached is None:
         return EXIT_FAILED

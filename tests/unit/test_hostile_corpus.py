@@ -205,6 +205,7 @@ INV_COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "images-save": lambda inv: ["images", "save", "--inventory", inv, "-o", "{d}/out.tar"],
     # --yes: without a terminal (as here) reset refuses to ask, before it reaches anything
     "reset": lambda inv: ["reset", inv, "--yes"],
+    "upgrade": lambda inv: ["upgrade", inv, "--to", "1.32.3"],
 }
 WRITERS = ("validate", "cluster", "images-save")  # the commands whose values reach hosts' files
 
@@ -1163,6 +1164,40 @@ case("master-node", "node", [*REMOVE, "m1"], GOOD_CACHED, 2, "m1 is the master")
 case("group-node", "node", [*REMOVE, "workers"], GOOD_CACHED, 2, "workers")
 case("bad-timeout-node", "node", [*REMOVE, "w1", "--timeout", "5"], GOOD_CACHED, 2, "--timeout")
 case("one-node", "node", [*REMOVE, "w1"], GOOD_CACHED, None, reach=frozenset({"m1", "w1"}))
+# upgrade: --to is an exact 1.x release from 1.22 that the Clear Linux nodes can install, never a
+# shell word or a template; the master is reached in every run
+UPGRADE = ["upgrade", "{d}/hosts.yml"]
+for id_, value, culprit in (
+    ("minor-alone", "1.32", "exact Kubernetes release"),
+    ("shell-word", "1.32.3;id", "exact Kubernetes release"),
+    ("command-substitution", "$(id)", "exact Kubernetes release"),
+    ("template", "{{ lookup('pipe','id') }}", "exact Kubernetes release"),
+    ("empty", "", "empty"),
+    ("too-old", "1.21.0", "older than 1.22"),
+    ("not-1x", "2.1.1", "not a 1.x release"),
+    ("huge", "9" * 5000 + ".1.1", "--to"),
+    ("nul", "1.32.3\x00", "--to"),
+    ("unicode-digits", "\u0661.\u0663\u0662.\u0663", "exact Kubernetes release"),
+    ("no-checksums", "1.33.0", "dlrs_kubernetes_binary_checksums"),
+):
+    case(f"to-{id_}", "upgrade", [*UPGRADE, "--to", value], GOOD_CACHED, 2, culprit)
+case("no-to", "upgrade", UPGRADE, GOOD_CACHED, 2, "--to")
+for id_, value in (("zero", "0"), ("negative", "-1"), ("word", "x"), ("huge", "9" * 400)):
+    case(f"batch-{id_}", "upgrade", [*UPGRADE, "--to", "1.32.3", "--batch-size", value],
+         GOOD_CACHED, 2, "--batch-size")  # fmt: skip
+case("drain-timeout", "upgrade", [*UPGRADE, "--to", "1.32.3", "--drain-timeout", "5"],
+     GOOD_CACHED, 2, "--drain-timeout")  # fmt: skip
+case("unknown-upgrade", "limit", [*UPGRADE, "--to", "1.32.3", "--limit", "nosuch"], GOOD_CACHED,
+     2, "nosuch")  # fmt: skip
+case(
+    "one-host-upgrade",
+    "limit",
+    [*UPGRADE, "--to", "1.32.3", "--limit", "w1"],
+    GOOD_CACHED,
+    None,
+    reach=frozenset({"m1", "w1"}),
+    note="the limited worker, and the master that is upgraded first",
+)
 for cmd in ("preflight", "cluster", "reset"):
     case(
         f"none-{cmd}",
