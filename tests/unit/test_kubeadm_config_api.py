@@ -204,7 +204,7 @@ def test_rendered_init_and_join_are_taken_by_kubeadm_of_that_version(
             tmp_path,
             "kubeadm_master",
             "init.yaml.j2",
-            _template_task_vars("kubeadm_master", "main.yml", "init.yaml.j2"),
+            _template_task_vars("kubeadm_master", "config.yml", "init.yaml.j2"),
             {
                 "_kubeadm_master_version_out": {"stdout": short},
                 "kubeadm_master_advertise_address": "127.0.0.1",
