@@ -88,6 +88,9 @@ FAKE = textwrap.dedent(
         items = [{{"metadata": {{"name": n}}, "status": {{"nodeInfo": {{"kubeletVersion": v}}}}}}
                  for n, v in state["kubelets"].items()]
         print(json.dumps({{"items": items}}))
+    elif args[:2] == ["get", "node"] and args[2] not in state["kubelets"]:
+        if "--ignore-not-found" not in args:
+            sys.exit('Error from server (NotFound): nodes "' + args[2] + '" not found')
     elif args[:2] == ["get", "node"]:
         v = state["kubelets"][args[2]]
         print(json.dumps({{"metadata": {{"name": args[2]}},
@@ -184,6 +187,19 @@ def test_workers_at_the_target_are_not_drained_and_nothing_changes(tmp_path):
     called = [c[1] for c in _calls(tmp_path) if c[0] == "kubectl"]
     assert "cordon" not in called and "drain" not in called
     assert "changed=0" in run.stdout and "changed=1" not in run.stdout
+
+
+def test_a_worker_that_is_not_a_node_is_left_alone_and_the_roll_out_goes_on(tmp_path):
+    state = {"cluster": "v1.32.3", "binaries": "v1.32.3",
+             "kubelets": {"m1": "v1.32.3", "w2": "v1.32.3"}}  # fmt: skip
+    env = _setup(tmp_path, state)
+    run = _run(tmp_path, env, plays()[2:], "-e", "dlrs_upgrade_to=1.32.3")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = " ".join(run.stdout.split())
+    assert "w1 is not a Node of the cluster: left alone" in out
+    assert "w2 is at v1.32.3 already" in out
+    called = [c for c in _calls(tmp_path) if c[0] != "kubectl" or c[1:3] != ["get", "node"]]
+    assert not [c for c in called if "w1" in c], called
 
 
 def test_a_failing_worker_stops_the_roll_out_with_its_batch_naming_node_and_step(tmp_path):
